@@ -1,0 +1,176 @@
+"""Tiny models, tokenizers and data files that the tests build themselves.
+
+Nothing here is read from ../shared: the synthetic headlines and comments carry a learnable signal
+(class keywords among shared filler words) so a two-layer model trained for seconds must beat
+chance, which is what the end-to-end tests assert.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import random
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, PreTrainedTokenizerFast
+
+NEWS_WORDS = {
+    "b": ["stocks", "market", "bank", "profit", "shares", "earnings", "investors", "fed"],
+    "t": ["apple", "google", "software", "phone", "nasa", "climate", "app", "microsoft"],
+    "e": ["film", "star", "music", "album", "movie", "actor", "singer", "festival"],
+    "m": ["ebola", "cancer", "health", "vaccine", "hospital", "study", "drug", "virus"],
+}
+FILLER = ["the", "a", "new", "says", "after", "report", "week", "over", "first", "may", "in", "on", "to"]
+TOXIC_LABELS = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
+TOXIC_WORDS = {
+    "toxic": ["awful", "stupid"],
+    "severe_toxic": ["disgusting"],
+    "obscene": ["crap", "damn"],
+    "threat": ["kill", "hurt"],
+    "insult": ["idiot", "moron"],
+    "identity_hate": ["hateful"],
+}
+CLEAN_WORDS = ["thanks", "article", "edit", "source", "page", "please", "citation", "talk", "good", "help"]
+
+
+def _open(path: str, mode: str = "wt"):
+    return (
+        gzip.open(path, mode, encoding="utf-8", newline="")
+        if path.endswith(".gz")
+        else open(path, mode[0], encoding="utf-8", newline="")
+    )
+
+
+def news_rows(n: int, seed: int = 0, stories: int = 40) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        category = "betm"[i % 4]
+        words = rng.sample(NEWS_WORDS[category], 2) + rng.sample(FILLER, rng.randint(2, 8))
+        rng.shuffle(words)
+        story = f"story{(i * 7) % stories:03d}{category}"
+        rows.append(
+            {
+                "ID": str(i + 1),
+                "TITLE": " ".join(words).capitalize(),
+                "URL": f"http://example.com/{i}",
+                "PUBLISHER": "Example",
+                "CATEGORY": category,
+                "STORY": story,
+                "HOSTNAME": "example.com",
+                "TIMESTAMP": str(1394470370698 + i),
+            }
+        )
+    return rows
+
+
+def write_news(path: str, n: int = 400, layout: str = "kaggle", seed: int = 0) -> str:
+    """``kaggle``: comma-separated with header; ``uci``: the original tab-separated, no header."""
+    rows = news_rows(n, seed)
+    columns = ["ID", "TITLE", "URL", "PUBLISHER", "CATEGORY", "STORY", "HOSTNAME", "TIMESTAMP"]
+    with _open(path) as handle:
+        if layout == "kaggle":
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                handle.write("\t".join(row[c] for c in columns) + "\n")
+    return path
+
+
+def toxic_rows(n: int, seed: int = 0) -> list[tuple[str, list[int]]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        flags = [0] * 6
+        if i % 3 == 0:  # a third of the comments are toxic, some with more labels
+            flags[0] = 1
+            for extra in rng.sample(range(1, 6), rng.randint(0, 2)):
+                flags[extra] = 1
+        words = rng.sample(CLEAN_WORDS, rng.randint(3, 8))
+        for label, on in zip(TOXIC_LABELS, flags, strict=True):
+            if on:
+                words.append(rng.choice(TOXIC_WORDS[label]))
+        rng.shuffle(words)
+        text = " ".join(words)
+        if i % 7 == 0:
+            text = text.replace(" ", "\n", 1) + ' "quoted"'
+        rows.append((text, flags))
+    return rows
+
+
+def write_toxic(path: str, n: int = 300, layout: str = "kaggle", seed: int = 0) -> str:
+    """``kaggle``: id, comment_text and the six labels; ``thesis``: index, text, labels, list string."""
+    with _open(path) as handle:
+        writer = csv.writer(handle)
+        if layout == "kaggle":
+            writer.writerow(["id", "comment_text", *TOXIC_LABELS])
+            for i, (text, flags) in enumerate(toxic_rows(n, seed)):
+                writer.writerow([f"{i:016x}", text, *flags])
+        else:
+            writer.writerow(["", "text", *TOXIC_LABELS, "labels"])
+            for i, (text, flags) in enumerate(toxic_rows(n, seed)):
+                writer.writerow([i, text, *flags, str(flags)])
+    return path
+
+
+def corpus() -> list[str]:
+    words = FILLER + CLEAN_WORDS + [w for ws in NEWS_WORDS.values() for w in ws]
+    words += [w for ws in TOXIC_WORDS.values() for w in ws]
+    return [" ".join(words)] * 5 + [text for text, _ in toxic_rows(200)] + [r["TITLE"] for r in news_rows(200)]
+
+
+def build_tokenizer(folder: str) -> PreTrainedTokenizerFast:
+    """A real WordPiece tokenizer, BERT-style, trained on the synthetic corpus."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer.train_from_iterator(corpus(), trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+    fast.save_pretrained(folder)
+    return fast
+
+
+def build_tiny_model(folder: str, kind: str = "bert", layers: int = 2) -> str:
+    """A randomly initialised base encoder (no head) with the test tokenizer, saved as safetensors."""
+    os.makedirs(folder, exist_ok=True)
+    tokenizer = build_tokenizer(folder)
+    if kind == "bert":
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+        model = BertModel(config)
+    else:
+        config = DistilBertConfig(
+            vocab_size=len(tokenizer),
+            dim=32,
+            n_layers=layers,
+            n_heads=2,
+            hidden_dim=64,
+            max_position_embeddings=128,
+        )
+        model = DistilBertModel(config)
+    model.save_pretrained(folder)
+    return folder

@@ -1,0 +1,85 @@
+"""Fine-tune a text classifier for one task: the project's single Trainer entrypoint.
+
+    accelerate launch train.py --task toxic --data_files train.csv --output_dir out/toxic
+    accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/news_minilm_cpu.yaml
+
+Every ``TrainingArguments`` flag works here, on the command line or in a YAML/JSON recipe.
+Adding a task never touches this file: tasks come from the registry in ``tasks/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import transformers
+from transformers import set_seed
+
+from tasks import TaskError, get_task
+from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.epoch_table import EpochTableCallback
+from trainer_tasks.modeling import load_model, load_tokenizer
+from trainer_tasks.parsing import parse_args
+from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
+from trainer_tasks.results import collect_results, write_results
+from trainer_tasks.trainer import TaskTrainer
+
+logger = logging.getLogger("train")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train, evaluate on the test split, save the model and write ``results.json``."""
+    model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, TaskTrainingArguments), argv)
+    configure_logging(training_args)
+    if data_args.task is None:
+        raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
+    set_seed(training_args.seed)
+    task = get_task(data_args.task)
+
+    with training_args.main_process_first(desc="building the dataset"):
+        raw = limit_samples(
+            task.build_dataset(data_args.data_config(training_args.seed, model_args.cache_dir)), data_args
+        )
+    tokenizer = load_tokenizer(model_args)
+    model = load_model(model_args, task)
+    splits = tokenize_splits(raw, tokenizer, data_args)
+
+    epoch_table = EpochTableCallback(task.primary_metric)
+    trainer = TaskTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["validation"],
+        processing_class=tokenizer,
+        data_collator=make_collator(tokenizer, data_args),
+        compute_metrics=task.compute_metrics,
+        callbacks=[epoch_table],
+    )
+    train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    trainer.save_model()
+
+    results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
+    if trainer.is_world_process_zero():
+        print(write_results(training_args.output_dir, results))
+    return results
+
+
+def configure_logging(training_args: TaskTrainingArguments) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    level = training_args.get_process_log_level()
+    logging.getLogger().setLevel(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+def cli() -> None:
+    """Entry for ``python train.py``: project errors print as one line, not a traceback."""
+    try:
+        main()
+    except TaskError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,55 @@
+"""Turn a task's text splits into model inputs, and pick the collator that batches them.
+
+Inputs are tokenized without padding and keep a ``length`` column: batches are padded to their own
+longest input (dynamic padding), and length grouping reads ``length`` instead of re-tokenizing.
+The thesis's pad-everything-to-a-fixed-length is kept as an option for faithful reproductions.
+"""
+
+from __future__ import annotations
+
+from datasets import DatasetDict
+from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, default_data_collator
+
+from trainer_tasks.arguments import DataArguments
+
+HARD_MAX_LENGTH = 512
+
+
+def max_length(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> int:
+    """``--max_seq_length`` when given, else the model's own limit capped at 512 tokens."""
+    model_limit = tokenizer.model_max_length if tokenizer.model_max_length < 100_000 else HARD_MAX_LENGTH
+    return min(data_args.max_seq_length or HARD_MAX_LENGTH, model_limit)
+
+
+def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_predict_samples,
+    }
+    return DatasetDict(
+        {
+            name: split.select(range(min(len(split), limits[name]))) if limits.get(name) else split
+            for name, split in raw.items()
+        }
+    )
+
+
+def tokenize_splits(raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> DatasetDict:
+    """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; ``text`` is dropped."""
+    length = max_length(tokenizer, data_args)
+    padding = "max_length" if data_args.pad_to_max_length else False
+
+    def tokenize(batch: dict) -> dict:
+        encoded = tokenizer(batch["text"], truncation=True, max_length=length, padding=padding)
+        encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
+        return encoded
+
+    return raw.map(tokenize, batched=True, batch_size=2048, remove_columns=["text"], desc="Tokenizing")
+
+
+def make_collator(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments):
+    """Dynamic padding by default; inputs already padded to a fixed length only need stacking."""
+    if data_args.pad_to_max_length:
+        return default_data_collator
+    return DataCollatorWithPadding(tokenizer)
