@@ -223,7 +223,8 @@ def split_frame(
         # Stratification needs 2+ rows per class in each part; tiny or very skewed data falls back.
         logger.warning("too few rows per class to stratify the split; splitting at random instead")
         return split_frame(frame, config)
-    return {"train": np.sort(train), "validation": np.sort(validation), "test": np.sort(test)}
+    # train_test_split returns shuffled rows, so --max_*_samples takes a random sample of each split.
+    return {"train": train, "validation": validation, "test": test}
 
 
 def _group_split(indices: np.ndarray, groups: np.ndarray, config: DataConfig) -> dict[str, np.ndarray]:
@@ -233,7 +234,14 @@ def _group_split(indices: np.ndarray, groups: np.ndarray, config: DataConfig) ->
     rest, test = next(outer.split(indices, groups=groups))
     inner = GroupShuffleSplit(n_splits=1, test_size=config.validation_size, random_state=config.seed)
     train_pos, validation_pos = next(inner.split(rest, groups=groups[rest]))
-    return {"train": rest[train_pos], "validation": rest[validation_pos], "test": test}
+    # GroupShuffleSplit returns rows in file order; shuffle them so --max_*_samples takes a random
+    # sample rather than the file's first (and, for news, earliest) stories.
+    rng = np.random.default_rng(config.seed)
+    return {
+        "train": rng.permutation(rest[train_pos]),
+        "validation": rng.permutation(rest[validation_pos]),
+        "test": rng.permutation(test),
+    }
 
 
 def to_dataset_dict(

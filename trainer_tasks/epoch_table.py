@@ -55,10 +55,18 @@ class EpochTableCallback(TrainerCallback):
                 val_metric=None,
                 train_time=time.perf_counter() - self._epoch_start,
                 val_time=0.0,
-                total_time=0.0,
+                total_time=time.perf_counter() - (self._run_start or 0.0),
             )
         )
+        if self._last_logged_step == state.global_step:
+            self._finish_epoch()  # the epoch's last step was just logged: nothing more will come
         return control
+
+    def _finish_epoch(self) -> None:
+        self._epoch_ended = False
+        total = sum(steps for _, steps in self._losses)
+        if total:
+            self.rows[-1].train_loss = sum(loss * steps for loss, steps in self._losses) / total
 
     def on_log(self, args, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
         if not logs or "loss" not in logs:
@@ -67,11 +75,8 @@ class EpochTableCallback(TrainerCallback):
         self._last_logged_step = state.global_step
         if steps > 0:
             self._losses.append((float(logs["loss"]), steps))
-        if self._epoch_ended and self._losses:
-            self._epoch_ended = False
-            total = sum(steps for _, steps in self._losses)
-            self.rows[-1].train_loss = sum(loss * steps for loss, steps in self._losses) / total
-            self.rows[-1].total_time = time.perf_counter() - (self._run_start or 0.0)
+        if self._epoch_ended and self.rows:
+            self._finish_epoch()
 
     def on_evaluate(self, args, state: TrainerState, control: TrainerControl, metrics=None, **kwargs):
         if not self.rows or not metrics or self.rows[-1].val_loss is not None:

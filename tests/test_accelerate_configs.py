@@ -1,0 +1,31 @@
+"""Every launch recipe in accelerate_configs/ is a valid accelerate config that says what it does."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from accelerate.commands.config.config_args import load_config_from_file
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "accelerate_configs").glob("*.yaml"))
+EXPECTED = {
+    "cpu": ("MULTI_GPU", 2),  # MULTI_GPU is what starts N processes; train.py then picks gloo on CPU
+    "single_gpu": ("NO", 1),
+    "multi_gpu": ("MULTI_GPU", 2),
+    "fsdp": ("FSDP", 2),
+    "deepspeed_zero2": ("DEEPSPEED", 2),
+    "multi_node": ("MULTI_GPU", 16),
+}
+
+
+def test_every_expected_config_exists():
+    assert {path.stem for path in CONFIGS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_loads_in_accelerate(path):
+    config = load_config_from_file(str(path))
+    distributed_type, processes = EXPECTED[path.stem]
+    assert str(config.distributed_type).split(".")[-1] == distributed_type
+    assert config.num_processes == processes
+    raw = yaml.safe_load(path.read_text())
+    assert raw["use_cpu"] is (path.stem == "cpu")

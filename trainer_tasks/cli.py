@@ -1,0 +1,49 @@
+"""The ``trainer-tasks`` command: everything around training (train with ``train.py``).
+
+Each subcommand lives in its own module and registers itself here through ``COMMANDS``: a name, a
+function that adds its arguments, and a function that runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from tasks import TaskError, available_tasks, get_task
+
+
+def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true", help="Also print labels and problem type.")
+
+
+def run_tasks(args: argparse.Namespace) -> None:
+    """List the tasks ``--task`` accepts."""
+    for name in available_tasks():
+        task = get_task(name)
+        print(f"{name}: {task.description}")
+        if args.verbose:
+            print(f"    {task.problem_type}; labels: {', '.join(task.labels)}")
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None]]] = {
+    "tasks": ("List the available tasks.", add_tasks_arguments, run_tasks),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trainer-tasks", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command][2](args)
+    except TaskError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
