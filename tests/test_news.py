@@ -87,3 +87,13 @@ def test_label_distribution_is_stratified(tmp_path):
     splits = NEWS.build_dataset(DataConfig(data_files=(path,)))
     counts = np.bincount(splits["test"]["labels"], minlength=4)
     assert counts.min() == counts.max() == 100
+
+
+def test_hub_dataset_offline_says_to_pass_local_files():
+    with pytest.raises(TaskError, match=r"cannot load Hub dataset 'someone/uci-news'.*--data_files"):
+        NEWS.build_dataset(DataConfig(dataset_name="someone/uci-news"))
+
+
+def test_no_data_at_all_says_what_to_pass():
+    with pytest.raises(TaskError, match=r"--data_files.*--dataset_name"):
+        NEWS.build_dataset(DataConfig())
