@@ -134,13 +134,18 @@ class TaskTrainingArguments(TrainingArguments):
             # a process group but reports no parallelism, and every process trains alone on all data.
             self.use_cpu = True
             self.ddp_backend = self.ddp_backend or "gloo"
+        if not has_accelerator():
+            self.dataloader_pin_memory = False  # pinning only helps host-to-GPU copies; torch warns on CPU
         super().__post_init__()
 
 
 def launched_on_cpu_only() -> bool:
     """True in a multi-process launch (torchrun/accelerate) on a machine with no accelerator."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    return world_size > 1 and "LOCAL_RANK" in os.environ and not has_accelerator()
+
+
+def has_accelerator() -> bool:
     import torch
 
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    has_accelerator = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
-    return world_size > 1 and "LOCAL_RANK" in os.environ and not has_accelerator
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
