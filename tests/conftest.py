@@ -54,7 +54,7 @@ def train_args(model: str, output_dir: str, *extra: str) -> list[str]:
     """Flags for a seconds-long real Trainer run on a tiny model."""
     return [
         "--model_name_or_path", model, "--output_dir", output_dir,
-        "--learning_rate", "3e-3", "--per_device_train_batch_size", "16", "--num_train_epochs", "3",
+        "--learning_rate", "3e-3", "--per_device_train_batch_size", "16", "--num_train_epochs", "6",
         "--logging_steps", "5", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
         "--seed", "7", *extra,
     ]  # fmt: skip

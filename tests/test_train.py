@@ -41,7 +41,7 @@ def test_news_run_learns_and_writes_results(news_run):
         160,
     )
     epochs = results["epochs"]
-    assert [row["epoch"] for row in epochs] == [1, 2, 3]
+    assert [row["epoch"] for row in epochs] == [1, 2, 3, 4, 5, 6]
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
     assert all(row["val_loss"] is not None and row["train_time"] > 0 for row in epochs)
     assert epochs[-1]["total_time"] >= epochs[0]["total_time"]
