@@ -122,13 +122,13 @@ def toxic_push(hub, tmp_path_factory, tiny_distilbert, toxic_csv):
 
 @pytest.fixture(scope="module")
 def news_refused(hub, tmp_path_factory, tiny_bert, news_csv):
-    """One process; --hub_endpoint and --hub_token flags; the fake answers 401 to every upload."""
+    """One process, a private repo; --hub_endpoint and --hub_token flags; the fake answers 401 to every upload."""
     tmp = tmp_path_factory.mktemp("news-refused")
     out = tmp / "out"
     command = [
         sys.executable, str(ROOT / "train.py"), "--task", "news", "--data_files", news_csv,
         *train_args(tiny_bert, str(out), "--num_train_epochs", "2"),
-        "--push_to_hub", "--hub_strategy", "end", "--hub_model_id", "news-tiny",
+        "--push_to_hub", "--hub_strategy", "end", "--hub_model_id", "news-tiny", "--hub_private_repo", "true",
         "--hub_endpoint", hub.url, "--hub_token", TOKEN,
     ]  # fmt: skip
     hub.refuse = {"preupload": 401, "lfs": 401, "commit": 401}
@@ -213,6 +213,7 @@ def test_refused_push_is_one_clear_line_and_leaves_a_complete_folder(hub, news_r
     for name in ("config.json", "model.safetensors", "tokenizer.json", "results.json", "results.md", "README.md"):
         assert (out / name).is_file(), name
     assert hub.commit_titles(f"{USER}/news-tiny") == ["initial commit"]  # created at start, nothing uploaded
+    assert hub.repos[f"{USER}/news-tiny"].private
 
 
 @pytest.mark.slow
@@ -238,9 +239,9 @@ def test_retry_after_the_endpoint_was_down_pushes_the_folder_as_is(hub, news_ref
     results = json.loads((out / "results.json").read_text())
     accuracy = {r.metric_type: r.metric_value for r in card.data.eval_results}["accuracy"]
     assert accuracy == results["test_metrics"]["test_accuracy"]
-    got = round_trip(client_env(tmp, HF_ENDPOINT=hub.url), repo_id, out, NEWS_TEXTS)
+    got = round_trip(client_env(tmp, HF_ENDPOINT=hub.url, HF_TOKEN=TOKEN), repo_id, out, NEWS_TEXTS)  # private
     assert_same_predictions(got["remote"], got["local"])
-    assert [row[0]["label"] for row in got["local"]] == ["business", "entertainment", "health"]
+    assert all(len(row) == 4 for row in got["remote"]) and len(got["usage"].strip().splitlines()) == 3
 
 
 @pytest.mark.slow
