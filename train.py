@@ -21,6 +21,7 @@ from trainer_tasks.epoch_table import EpochTableCallback
 from trainer_tasks.modeling import load_model, load_tokenizer
 from trainer_tasks.parsing import parse_args
 from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
+from trainer_tasks.publish import ModelCardCallback, push_output, write_model_card
 from trainer_tasks.results import collect_results, write_results
 from trainer_tasks.trainer import TaskTrainer
 
@@ -28,7 +29,7 @@ logger = logging.getLogger("train")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Train, evaluate on the test split, save the model and write ``results.json``."""
+    """Train, evaluate on the test split, save the model, write ``results.json`` and the card, push if asked."""
     model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, TaskTrainingArguments), argv)
     configure_logging(training_args)
     if data_args.task is None:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=tokenizer,
         data_collator=make_collator(tokenizer, data_args),
         compute_metrics=task.compute_metrics,
-        callbacks=[epoch_table],
+        callbacks=[epoch_table, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> dict:
     results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
     if trainer.is_world_process_zero():
         print(write_results(training_args.output_dir, results))
+    write_model_card(trainer, task, results)
+    push_output(trainer)
     return results
 
 

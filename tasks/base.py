@@ -62,6 +62,7 @@ class Task:
         splits: the split strategies the builder supports (``random`` always).
         dataset_id: the Hub dataset id of the source data, when one exists.
         language: ISO code(s) of the text, for the card metadata.
+        limitations: known failure modes of models trained on this data, for the card.
     """
 
     name: str
@@ -76,6 +77,7 @@ class Task:
     splits: Sequence[str] = ("random",)
     dataset_id: str | None = None
     language: str = "en"
+    limitations: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.problem_type not in PROBLEM_TYPES:

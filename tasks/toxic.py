@@ -85,4 +85,14 @@ TOXIC = Task(
         "insult": "insulting, inflammatory or negative towards a person",
         "identity_hate": "hate towards a group identity (religion, ethnicity, gender, ...)",
     },
+    limitations=(
+        "Domain: English Wikipedia talk-page comments (Jigsaw). Social media, chat, reviews, other dialects and "
+        "other languages score worse.",
+        "False positives on identity terms: comments that merely mention an identity (gay, muslim, black, jewish, "
+        "...) are flagged toxic more often than they are, a known bias of models trained on this data (Dixon et "
+        "al., 2018; the Jigsaw Unintended Bias challenge). Do not moderate automatically without human review.",
+        "Rare labels (threat, identity_hate, severe_toxic) have few positive examples; their scores are the "
+        "least reliable.",
+        "Quoted abuse, sarcasm and reclaimed slurs are often misjudged; the labels are annotators' judgements.",
+    ),
 )

@@ -128,7 +128,16 @@ class TaskTrainingArguments(TrainingArguments):
         metadata={"help": "random, group_by_length (default: batches of similar length) or batch_rebalance."},
     )
 
+    hub_endpoint: str | None = field(
+        default=None,
+        metadata={"help": "Hub-compatible server to push to (default: the HF_ENDPOINT variable, else huggingface.co)."},
+    )
+
     def __post_init__(self) -> None:
+        if self.hub_endpoint is not None and not self.hub_endpoint.startswith(("http://", "https://")):
+            raise TaskError(
+                f"--hub_endpoint must be an http(s) URL, e.g. https://huggingface.co; got {self.hub_endpoint!r}"
+            )
         if not self.use_cpu and launched_on_cpu_only():
             # `accelerate launch` with N processes and no accelerator: without this, accelerate opens
             # a process group but reports no parallelism, and every process trains alone on all data.
@@ -137,6 +146,13 @@ class TaskTrainingArguments(TrainingArguments):
         if not has_accelerator():
             self.dataloader_pin_memory = False  # pinning only helps host-to-GPU copies; torch warns on CPU
         super().__post_init__()
+
+    def __getstate__(self) -> dict:
+        """Pickles leave the Hub token out: the Trainer saves these arguments as ``training_args.bin`` in the
+        output folder and in every checkpoint, and pushes them to the Hub. The token stays in this process only."""
+        state = self.__dict__.copy()
+        state["hub_token"] = None
+        return state
 
 
 def launched_on_cpu_only() -> bool:

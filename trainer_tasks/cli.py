@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tasks import TaskError, available_tasks, get_task
+from trainer_tasks.publish import add_card_arguments, run_card
 
 
 def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def run_tasks(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None]]] = {
     "tasks": ("List the available tasks.", add_tasks_arguments, run_tasks),
+    "card": ("Re-render the model card of a finished run; --push publishes the folder.", add_card_arguments, run_card),
 }
 
 

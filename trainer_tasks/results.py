@@ -177,4 +177,21 @@ def collect_results(task, model_args, data_args, training_args, raw, train_outpu
         "test_metrics": test_metrics,
         "hardware": hardware(),
         "command": command_line(),
+        "hub": hub_settings(training_args),
+    }
+
+
+def hub_settings(training_args) -> dict[str, Any]:
+    """Where the model is published, never the token: the card names the repo and a retried push goes there.
+
+    ``model_id`` is the full repo id once the Trainer created the repo (``HubPublishingMixin`` pins it).
+    """
+    strategy = training_args.hub_strategy
+    return {
+        "push_to_hub": training_args.push_to_hub,
+        "model_id": training_args.hub_model_id,
+        "endpoint": getattr(training_args, "hub_endpoint", None) or os.environ.get("HF_ENDPOINT"),
+        "private": training_args.hub_private_repo,
+        "revision": training_args.hub_revision,
+        "strategy": str(getattr(strategy, "value", strategy)),
     }

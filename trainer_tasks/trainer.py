@@ -11,11 +11,15 @@ import torch
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from trainer_tasks.publish import HubPublishingMixin
+
 LENGTH_COLUMN = "length"
 
 
-class TaskTrainer(Trainer):
+class TaskTrainer(HubPublishingMixin, Trainer):
     """A ``Trainer`` whose length grouping reads the precomputed ``length`` column.
+
+    Its Hub integration (endpoint, card, one final push) comes from ``trainer_tasks.publish.HubPublishingMixin``.
 
     The stock sampler gets the dataset after unused columns were removed, so it re-reads every
     example's ``input_ids`` to measure it: tens of seconds per epoch on 300k headlines.
