@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tasks import TaskError, available_tasks, get_task
+from trainer_tasks.onnx_export import add_export_arguments, run_export
+from trainer_tasks.predict import add_predict_arguments, run_predict
 
 
 def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,8 @@ def run_tasks(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None]]] = {
     "tasks": ("List the available tasks.", add_tasks_arguments, run_tasks),
+    "predict": ("Classify a CSV/JSON Lines/text file with a saved model.", add_predict_arguments, run_predict),
+    "export": ("Export a model to ONNX, checked against PyTorch.", add_export_arguments, run_export),
 }
 
 
