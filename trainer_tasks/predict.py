@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import transformers
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
@@ -319,11 +320,17 @@ def prediction_rows(texts: Sequence[str], predictions: Predictions, label_names:
     return rows
 
 
+def output_suffix(output: str | None) -> str:
+    """The output format from the file name (checked before any work is done)."""
+    suffix = os.path.splitext(output.lower())[1] if output else ".jsonl"
+    if suffix not in CSV_SEPARATORS and suffix not in JSONL_SUFFIXES:
+        raise TaskError(f"--output {output}: use a .csv, .tsv or .jsonl file name")
+    return suffix
+
+
 def write_predictions(rows: list[dict], label_names: Sequence[str], output: str | None) -> None:
     """CSV when ``output`` ends in .csv/.tsv, else JSON Lines; standard output when ``output`` is None."""
-    suffix = os.path.splitext(output.lower())[1] if output else ".jsonl"
-    if output and suffix not in CSV_SEPARATORS and suffix not in JSONL_SUFFIXES:
-        raise TaskError(f"--output {output}: use a .csv, .tsv or .jsonl file name")
+    suffix = output_suffix(output)
     stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         if suffix in CSV_SEPARATORS:
@@ -352,6 +359,7 @@ def predict_file(
     progress: bool = True,
 ) -> dict:
     """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend)."""
+    output_suffix(output)
     classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
     texts = read_texts(input_path, text_column)
     if classifier.multi_label:
@@ -395,6 +403,7 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_predict(args: argparse.Namespace) -> None:
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
     predict_file(
         args.model,
         args.input,

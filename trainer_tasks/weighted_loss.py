@@ -106,7 +106,7 @@ def auto_pos_weight(labels: np.ndarray, cap: float) -> tuple[list[float], list[i
     positives = labels.sum(axis=0).astype(np.float64)
     negatives = len(labels) - positives
     weights = np.divide(negatives, positives, out=np.ones_like(positives), where=positives > 0)
-    return [round(float(w), 6) for w in np.minimum(weights, cap)], np.nonzero(positives == 0)[0].tolist()
+    return [float(w) for w in np.minimum(weights, cap)], np.nonzero(positives == 0)[0].tolist()
 
 
 def auto_class_weight(labels: np.ndarray, num_classes: int) -> tuple[list[float], list[int]]:
@@ -118,7 +118,7 @@ def auto_class_weight(labels: np.ndarray, num_classes: int) -> tuple[list[float]
     present = counts > 0
     weights = np.ones(num_classes)
     weights[present] = len(labels) / (present.sum() * counts[present])
-    return [round(float(w), 6) for w in weights], np.nonzero(~present)[0].tolist()
+    return [float(w) for w in weights], np.nonzero(~present)[0].tolist()
 
 
 def compute_loss_weights(task: Task, train_split: datasets.Dataset, args: LossArguments) -> LossWeights | None:
