@@ -16,6 +16,7 @@ import inspect
 import os
 import shutil
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -77,18 +78,10 @@ def export_onnx(
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, ONNX_FILE)
     start = time.perf_counter()
-    torch.onnx.export(
-        model,
-        (),
-        path,
-        kwargs={name: sample[name] for name in names},
-        input_names=names,
-        output_names=["logits"],
-        dynamic_shapes={name: {0: batch, 1: sequence} for name in names},
-        opset_version=opset,
-        dynamo=True,
-        external_data=False,  # one file: small classifiers are far below ONNX's 2 GB limit
-    )
+    with warnings.catch_warnings():  # the exporter's notes on how it names dynamic axes: noise to users
+        warnings.filterwarnings("ignore", message=".*axis name.*will not be used", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*treespec, LeafSpec", category=FutureWarning)
+        _export(model, path, sample, names, batch, sequence, opset)
     seconds = time.perf_counter() - start
     config.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
@@ -119,6 +112,22 @@ def export_onnx(
     return record
 
 
+def _export(model, path: str, sample, names: list[str], batch, sequence, opset: int) -> None:
+    torch.onnx.export(
+        model,
+        (),
+        path,
+        kwargs={name: sample[name] for name in names},
+        input_names=names,
+        output_names=["logits"],
+        dynamic_shapes={name: {0: batch, 1: sequence} for name in names},
+        opset_version=opset,
+        dynamo=True,
+        external_data=False,  # one file: small classifiers are far below ONNX's 2 GB limit
+        verbose=False,
+    )
+
+
 def max_score_difference(pytorch_model: str, onnx_folder: str, texts: tuple[str, ...]) -> float:
     """Largest absolute difference between the two models' scores, batched as ``predict`` batches."""
     reference = TextClassifier.load(pytorch_model).predict(list(texts), batch_size=4)
@@ -140,6 +149,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
+    transformers.utils.logging.disable_progress_bar()
     record = export_onnx(args.model, args.output_dir, opset=args.opset, tolerance=args.tolerance)
     print(
         f"exported {args.model} to {os.path.join(args.output_dir, ONNX_FILE)} in {record['export_seconds']}s; "
