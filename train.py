@@ -23,14 +23,18 @@ from trainer_tasks.parsing import parse_args
 from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
 from trainer_tasks.publish import ModelCardCallback, push_output, write_model_card
 from trainer_tasks.results import collect_results, write_results
-from trainer_tasks.trainer import TaskTrainer
+from trainer_tasks.thresholds import ThresholdArguments, tune_thresholds
+from trainer_tasks.variants import build_trainer
+from trainer_tasks.weighted_loss import LossArguments, loss_weight_results
 
 logger = logging.getLogger("train")
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate on the test split, save the model, write ``results.json`` and the card, push if asked."""
-    model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, TaskTrainingArguments), argv)
+    model_args, data_args, training_args, loss_args, threshold_args = parse_args(
+        (ModelArguments, DataArguments, TaskTrainingArguments, LossArguments, ThresholdArguments), argv
+    )
     configure_logging(training_args)
     if data_args.task is None:
         raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
@@ -46,7 +50,10 @@ def main(argv: list[str] | None = None) -> dict:
     splits = tokenize_splits(raw, tokenizer, data_args)
 
     epoch_table = EpochTableCallback(task.primary_metric)
-    trainer = TaskTrainer(
+    trainer = build_trainer(
+        task,
+        raw["train"],
+        loss_args,
         model=model,
         args=training_args,
         train_dataset=splits["train"],
@@ -58,9 +65,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    threshold_results = tune_thresholds(trainer, splits, task, threshold_args)  # multi-label only; into the config
     trainer.save_model()
 
     results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
+    results |= loss_weight_results(trainer) | threshold_results
     if trainer.is_world_process_zero():
         print(write_results(training_args.output_dir, results))
     write_model_card(trainer, task, results)

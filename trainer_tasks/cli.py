@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tasks import TaskError, available_tasks, get_task
+from trainer_tasks.onnx_export import add_export_arguments, run_export
+from trainer_tasks.predict import add_predict_arguments, run_predict
 from trainer_tasks.publish import add_card_arguments, run_card
 
 
@@ -30,6 +32,8 @@ def run_tasks(args: argparse.Namespace) -> None:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None]]] = {
     "tasks": ("List the available tasks.", add_tasks_arguments, run_tasks),
     "card": ("Re-render the model card of a finished run; --push publishes the folder.", add_card_arguments, run_card),
+    "predict": ("Classify a CSV/JSON Lines/text file with a saved model.", add_predict_arguments, run_predict),
+    "export": ("Export a model to ONNX, checked against PyTorch.", add_export_arguments, run_export),
 }
 
 

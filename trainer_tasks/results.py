@@ -104,6 +104,21 @@ def test_table(test_metrics: dict[str, float]) -> str:
     return markdown_table(["test metric", "value"], rows)
 
 
+def thresholds_table(results: dict) -> str:
+    """Markdown: each label's threshold and test F1 at 0.5 and at the tuned threshold."""
+    at_default, tuned = results["test_metrics"], results["test_metrics_tuned"]
+    rows = [
+        [row["label"], row["threshold"], row["validation_positives"], at_default[f"test_f1_{row['label']}"],
+         tuned[f"test_f1_{row['label']}"]]
+        for row in results["threshold_tuning"]
+    ]  # fmt: skip
+    for key in ("f1_macro", "f1_micro", "jaccard_samples"):
+        rows.append([key, "", "", at_default[f"test_{key}"], tuned[f"test_{key}"]])
+    header = ["label", "threshold", "val positives", "test @0.5", "test @tuned"]
+    title = f"Per-label thresholds tuned on validation for {results['threshold_objective']}; test F1 per label:"
+    return title + "\n\n" + markdown_table(header, rows)
+
+
 def render_results_markdown(results: dict[str, Any]) -> str:
     split = results["data"]
     lines = [
@@ -118,6 +133,8 @@ def render_results_markdown(results: dict[str, Any]) -> str:
         "",
         f"Test evaluation time: {_format(results['test_metrics'].get('test_runtime'), 2)} s.",
     ]
+    if results.get("test_metrics_tuned"):
+        lines += ["", thresholds_table(results)]
     return "\n".join(lines) + "\n"
 
 

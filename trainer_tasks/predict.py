@@ -1,0 +1,423 @@
+"""``trainer-tasks predict MODEL INPUT``: classify a file of texts with a saved model, in input order.
+
+Faster than a ``pipeline()`` loop because texts are tokenized once, sorted by length and run in
+batches padded only to their own longest text, then put back in input order. Multi-label models
+apply the per-label thresholds saved in their config (``config.thresholds``, from
+``thresholds.py``; 0.5 where none are saved); single-label models take the softmax argmax.
+
+Input: CSV/TSV (a ``--text_column``), JSON Lines (an object per line with that key, or a bare
+string) or plain text (one text per line), plain or gzipped. Every input row gives exactly one
+output row: empty texts are kept and flagged (no scores), and texts longer than the model's limit
+are truncated to it and flagged, with a count in the log. MODEL is a ``train.py`` output folder, a
+Hub id, or a folder from ``trainer-tasks export`` (ONNX Runtime instead of PyTorch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import inspect
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import transformers
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
+
+from tasks import TaskError
+from tasks.data import is_gzip, open_text
+from trainer_tasks.preprocessing import HARD_MAX_LENGTH
+from trainer_tasks.thresholds import thresholds_from_config
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+# "fp32" is exact. "bf16" runs PyTorch under CPU bf16 autocast: 2.2x faster on this AVX512-BF16 CPU
+# (benchmarks/predict_throughput.py), but scores of a fine-tuned toxic MiniLM moved by up to 2.8e-3
+# and 1 comment in 1,000 got other labels (benchmarks/toxic_thresholds.py): over the 1e-4 that the
+# ONNX export is held to, so it is opt-in.
+PRECISIONS = ("fp32", "bf16")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
+LABEL_SEPARATOR = "|"
+
+
+@dataclass
+class Predictions:
+    """Per input row: scores (NaN for empty texts), predicted label names and the two flags."""
+
+    scores: np.ndarray
+    labels: list[list[str]]
+    empty: np.ndarray
+    truncated: np.ndarray
+
+
+def _cannot_load(name: str, error: Exception) -> TaskError:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if os.path.exists(name):
+        return TaskError(f"cannot load model from local folder {name!r}: {first_line}")
+    return TaskError(
+        f"cannot load model {name!r}: it is not a local folder and the Hub could not serve it ({first_line}). "
+        "Offline? Pass a local folder: a train.py --output_dir or a trainer-tasks export folder"
+    )
+
+
+def model_max_length(tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig, requested: int | None) -> int:
+    """The most tokens the model takes: its tokenizer's and position table's limit, at most 512."""
+    limits = [HARD_MAX_LENGTH]
+    if tokenizer.model_max_length < 100_000:  # "no limit" is stored as a huge integer
+        limits.append(tokenizer.model_max_length)
+    if getattr(config, "max_position_embeddings", None):
+        limits.append(config.max_position_embeddings)
+    limit = min(limits)
+    if requested is not None:
+        if not 2 < requested <= limit:
+            raise TaskError(f"--max_length must be between 3 and the model's limit {limit}, got {requested}")
+        return requested
+    return limit
+
+
+def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[Callable, list[str]]:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(name, config=config).eval()
+    except (OSError, ValueError) as error:
+        raise _cannot_load(name, error) from None
+    accepted = inspect.signature(model.forward).parameters
+
+    def run(batch: dict[str, np.ndarray]) -> np.ndarray:
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
+            inputs = {key: torch.from_numpy(value) for key, value in batch.items() if key in accepted}
+            return model(**inputs).logits.float().numpy()
+
+    return run, list(accepted)
+
+
+def _onnx_runner(folder: str) -> tuple[Callable, list[str]]:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise TaskError(
+            f"{folder} holds an ONNX model; install ONNX Runtime: pip install 'trainer-tasks[onnx]'"
+        ) from None
+    import torch
+
+    options = onnxruntime.SessionOptions()
+    # As many threads as PyTorch uses (OMP_NUM_THREADS, torch.set_num_threads): ONNX Runtime's own
+    # default spins on every core, 30% slower than one thread on cores shared with other jobs.
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(os.path.join(folder, ONNX_FILE), options, providers=["CPUExecutionProvider"])
+    names = [node.name for node in session.get_inputs()]
+
+    def run(batch: dict[str, np.ndarray]) -> np.ndarray:
+        return session.run(["logits"], {key: batch[key].astype(np.int64) for key in names})[0]
+
+    return run, names
+
+
+class TextClassifier:
+    """A saved text classifier with its tokenizer, labels and thresholds, behind one ``predict``."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        config: PretrainedConfig,
+        run: Callable[[dict[str, np.ndarray]], np.ndarray],
+        input_names: Sequence[str],
+        max_length: int,
+        backend: str,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.config = config
+        self.run = run
+        self.input_names = set(input_names)
+        self.max_length = max_length
+        self.backend = backend
+        if config.num_labels < 2 or config.problem_type == "regression":
+            raise TaskError(f"the model has a regression head (num_labels={config.num_labels}), not a classifier")
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.multi_label = config.problem_type == "multi_label_classification"
+        self.thresholds = thresholds_from_config(config, self.labels) if self.multi_label else None
+
+    @classmethod
+    def load(cls, name_or_path: str, precision: str = "fp32", max_length: int | None = None) -> TextClassifier:
+        """From a train.py output folder, a Hub id, or an exported ONNX folder (has ``model.onnx``)."""
+        if precision not in PRECISIONS:
+            raise TaskError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        try:
+            config = AutoConfig.from_pretrained(name_or_path)
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        except (OSError, ValueError) as error:
+            raise _cannot_load(name_or_path, error) from None
+        if os.path.isfile(os.path.join(name_or_path, ONNX_FILE)):
+            if precision != "fp32":
+                raise TaskError(f"--precision {precision} applies to PyTorch models; {name_or_path} is ONNX (fp32)")
+            run, names = _onnx_runner(name_or_path)
+            backend = "onnxruntime"
+        else:
+            run, names = _torch_runner(name_or_path, config, precision)
+            backend = f"pytorch {precision}"
+        return cls(tokenizer, config, run, names, model_max_length(tokenizer, config, max_length), backend)
+
+    def encode(self, texts: Sequence[str]) -> tuple[dict[str, list], np.ndarray]:
+        """Token ids of every text, cut to ``max_length``, and which texts were cut."""
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+        truncated = np.zeros(len(texts), dtype=bool)
+        at_limit = np.nonzero(lengths >= self.max_length)[0]  # only these can have been cut
+        if len(at_limit):
+            full = self.tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
+            truncated[at_limit] = [len(ids) > self.max_length for ids in full]
+        keys = [key for key in encoded if key in self.input_names or key == "attention_mask"]
+        return {key: encoded[key] for key in keys}, truncated
+
+    def logits(
+        self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw logits in input order, from length-sorted batches; and the truncation flags."""
+        encoded, truncated = self.encode(texts)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")  # longest first: a memory problem shows at once
+        logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with tqdm(total=len(texts), unit="texts", disable=None if progress else True, file=sys.stderr) as bar:
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                features = {key: [values[i] for i in rows] for key, values in encoded.items()}
+                batch = self.tokenizer.pad(features, return_tensors="np")
+                logits[rows] = self.run({key: np.asarray(value) for key, value in batch.items()})
+                bar.update(len(rows))
+        return logits, truncated
+
+    def scores(self, logits: np.ndarray) -> np.ndarray:
+        """Independent sigmoids (multi-label) or a softmax (single-label)."""
+        logits = logits.astype(np.float64)
+        if self.multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> Predictions:
+        """Scores and labels for every text; empty texts get NaN scores and no labels."""
+        if batch_size < 1:
+            raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
+        empty = np.array([not text.strip() for text in texts], dtype=bool)
+        present = np.nonzero(~empty)[0]
+        scores = np.full((len(texts), len(self.labels)), np.nan)
+        truncated = np.zeros(len(texts), dtype=bool)
+        if len(present):
+            logits, cut = self.logits([texts[i] for i in present], batch_size, progress)
+            scores[present] = self.scores(logits)
+            truncated[present] = cut
+        labels: list[list[str]] = []
+        for row, row_scores in enumerate(scores):
+            if empty[row]:
+                labels.append([])
+            elif self.multi_label:
+                labels.append(
+                    [name for name, s, t in zip(self.labels, row_scores, self.thresholds, strict=True) if s >= t]
+                )
+            else:
+                labels.append([self.labels[int(np.argmax(row_scores))]])
+        return Predictions(scores=scores, labels=labels, empty=empty, truncated=truncated)
+
+
+def _format_name(path: str) -> str:
+    name = path.lower()
+    return name[: -len(".gz")] if name.endswith(".gz") else name
+
+
+def read_texts(path: str, text_column: str = "text") -> list[str]:
+    """One text per input row, in order; blank rows become ``""`` (kept, so the output lines up)."""
+    if path == "-":
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    if not os.path.isfile(path):
+        raise TaskError(f"{path}: no such file; pass a CSV, JSON Lines or text file")
+    name = _format_name(path)
+    suffix = os.path.splitext(name)[1]
+    try:
+        if suffix in CSV_SEPARATORS:
+            return _read_csv(path, CSV_SEPARATORS[suffix], text_column)
+        if suffix in JSONL_SUFFIXES:
+            return _read_jsonl(path, text_column)
+        with open_text(path) as handle:
+            lines = handle.read().split("\n")
+    except UnicodeDecodeError as error:
+        raise TaskError(f"{path}: not UTF-8 text ({error.reason}); re-save the file as UTF-8") from None
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line does not start another one
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _read_csv(path: str, separator: str, text_column: str) -> list[str]:
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=separator,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            compression="gzip" if is_gzip(path) else None,
+        )
+    except pd.errors.EmptyDataError:
+        raise TaskError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as error:
+        raise TaskError(
+            f"{path}: cannot parse as {'tab' if separator == chr(9) else 'comma'}-separated: {error}"
+        ) from None
+    if text_column not in frame.columns:
+        raise TaskError(f"{path}: no column {text_column!r}; found {list(frame.columns)}; pass --text_column NAME")
+    return frame[text_column].fillna("").astype(str).tolist()
+
+
+def _read_jsonl(path: str, text_column: str) -> list[str]:
+    texts = []
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                texts.append("")
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TaskError(
+                    f"{path} line {number}: not valid JSON ({error.msg}); expected JSON Lines, one object per line"
+                ) from None
+            if isinstance(record, str):
+                texts.append(record)
+                continue
+            if not isinstance(record, dict) or text_column not in record:
+                found = list(record) if isinstance(record, dict) else type(record).__name__
+                raise TaskError(f"{path} line {number}: no {text_column!r} key (found {found}); pass --text_column")
+            value = record[text_column]
+            if value is not None and not isinstance(value, str):
+                raise TaskError(f"{path} line {number}: {text_column!r} must be a string, got {type(value).__name__}")
+            texts.append(value or "")
+    return texts
+
+
+def prediction_rows(texts: Sequence[str], predictions: Predictions, label_names: Sequence[str]) -> list[dict]:
+    """One JSON-ready record per input row, numbered from 1 in input order."""
+    rows = []
+    for index, text in enumerate(texts):
+        empty = bool(predictions.empty[index])
+        scores = (
+            None if empty else {name: float(s) for name, s in zip(label_names, predictions.scores[index], strict=True)}
+        )
+        rows.append(
+            {
+                "row": index + 1,
+                "text": text,
+                "labels": predictions.labels[index],
+                "scores": scores,
+                "empty": empty,
+                "truncated": bool(predictions.truncated[index]),
+            }
+        )
+    return rows
+
+
+def output_suffix(output: str | None) -> str:
+    """The output format from the file name (checked before any work is done)."""
+    suffix = os.path.splitext(output.lower())[1] if output else ".jsonl"
+    if suffix not in CSV_SEPARATORS and suffix not in JSONL_SUFFIXES:
+        raise TaskError(f"--output {output}: use a .csv, .tsv or .jsonl file name")
+    return suffix
+
+
+def write_predictions(rows: list[dict], label_names: Sequence[str], output: str | None) -> None:
+    """CSV when ``output`` ends in .csv/.tsv, else JSON Lines; standard output when ``output`` is None."""
+    suffix = output_suffix(output)
+    stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+    try:
+        if suffix in CSV_SEPARATORS:
+            writer = csv.writer(stream, delimiter=CSV_SEPARATORS[suffix])
+            writer.writerow(["row", "text", "labels", *[f"score_{name}" for name in label_names], "empty", "truncated"])
+            for row in rows:
+                scores = [row["scores"][name] for name in label_names] if row["scores"] else [""] * len(label_names)
+                flags = [int(row["empty"]), int(row["truncated"])]
+                writer.writerow([row["row"], row["text"], LABEL_SEPARATOR.join(row["labels"]), *scores, *flags])
+        else:
+            for row in rows:
+                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            stream.close()
+
+
+def predict_file(
+    model: str,
+    input_path: str,
+    output: str | None = None,
+    batch_size: int = 64,
+    text_column: str = "text",
+    max_length: int | None = None,
+    precision: str = "fp32",
+    progress: bool = True,
+) -> dict:
+    """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend)."""
+    output_suffix(output)
+    classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
+    texts = read_texts(input_path, text_column)
+    if classifier.multi_label:
+        saved = getattr(classifier.config, "thresholds", None)
+        logger.info("thresholds: %s", "saved with the model" if saved else "none saved, 0.5 for every label")
+    start = time.perf_counter()
+    predictions = classifier.predict(texts, batch_size=batch_size, progress=progress)
+    seconds = time.perf_counter() - start
+    write_predictions(prediction_rows(texts, predictions, classifier.labels), classifier.labels, output)
+    summary = {
+        "rows": len(texts),
+        "empty": int(predictions.empty.sum()),
+        "truncated": int(predictions.truncated.sum()),
+        "max_length": classifier.max_length,
+        "seconds": seconds,
+        "backend": classifier.backend,
+    }
+    print(
+        f"predict: {summary['rows']} rows in {seconds:.1f}s ({summary['rows'] / max(seconds, 1e-9):.0f} texts/s, "
+        f"{summary['backend']}); {summary['empty']} empty (kept, no scores); {summary['truncated']} truncated to "
+        f"{summary['max_length']} tokens" + (f"; written to {output}" if output else ""),
+        file=sys.stderr,
+    )
+    return summary
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="train.py output folder, Hub model id, or trainer-tasks export folder (ONNX).")
+    parser.add_argument("input", help="CSV/TSV, JSON Lines (.jsonl) or text file (one text per line), or - for stdin.")
+    parser.add_argument(
+        "--output", default=None, help="Write .csv/.tsv or .jsonl here (default: JSON Lines to stdout)."
+    )
+    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass (default 64).")
+    parser.add_argument("--text_column", default="text", help="Column (CSV) or key (JSON Lines) holding the text.")
+    parser.add_argument("--max_length", type=int, default=None, help="Truncate to N tokens (default: model limit).")
+    parser.add_argument(
+        "--precision", default="fp32", choices=PRECISIONS, help="fp32 (exact) or bf16 autocast (PyTorch on CPU)."
+    )
+    parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
+    predict_file(
+        args.model,
+        args.input,
+        output=args.output,
+        batch_size=args.batch_size,
+        text_column=args.text_column,
+        max_length=args.max_length,
+        precision=args.precision,
+        progress=not args.no_progress,
+    )
