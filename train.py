@@ -17,19 +17,22 @@ from transformers import set_seed
 
 from tasks import TaskError, get_task
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.distillation import DistillationArguments, select_trainer
 from trainer_tasks.epoch_table import EpochTableCallback
-from trainer_tasks.modeling import load_model, load_tokenizer
 from trainer_tasks.parsing import parse_args
+from trainer_tasks.predictions import evaluate_test
 from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
 from trainer_tasks.results import collect_results, write_results
-from trainer_tasks.trainer import TaskTrainer
+from trainer_tasks.student import load_tokenizer_and_model
 
 logger = logging.getLogger("train")
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate on the test split, save the model and write ``results.json``."""
-    model_args, data_args, training_args = parse_args((ModelArguments, DataArguments, TaskTrainingArguments), argv)
+    model_args, data_args, training_args, distillation_args = parse_args(
+        (ModelArguments, DataArguments, TaskTrainingArguments, DistillationArguments), argv
+    )
     configure_logging(training_args)
     if data_args.task is None:
         raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
@@ -40,12 +43,11 @@ def main(argv: list[str] | None = None) -> dict:
         raw = limit_samples(
             task.build_dataset(data_args.data_config(training_args.seed, model_args.cache_dir)), data_args
         )
-    tokenizer = load_tokenizer(model_args)
-    model = load_model(model_args, task)
+    tokenizer, model = load_tokenizer_and_model(model_args, task, distillation_args)
     splits = tokenize_splits(raw, tokenizer, data_args)
 
     epoch_table = EpochTableCallback(task.primary_metric)
-    trainer = TaskTrainer(
+    trainer = select_trainer(distillation_args)(
         model=model,
         args=training_args,
         train_dataset=splits["train"],
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks=[epoch_table],
     )
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    test_metrics = evaluate_test(trainer, splits["test"])
     trainer.save_model()
 
     results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)

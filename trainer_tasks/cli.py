@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tasks import TaskError, available_tasks, get_task
+from trainer_tasks.compare import add_compare_arguments, run_compare
+from trainer_tasks.student import add_student_arguments, run_student
 
 
 def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,8 @@ def run_tasks(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None]]] = {
     "tasks": ("List the available tasks.", add_tasks_arguments, run_tasks),
+    "student": ("Build a half-depth student from a BERT-family checkpoint.", add_student_arguments, run_student),
+    "compare": ("Compare finished runs of one task in a report folder.", add_compare_arguments, run_compare),
 }
 
 
