@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
+from safetensors.torch import save_file
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -150,10 +151,22 @@ def load_tokenizer_and_model(model_args: ModelArguments, task: Task, distillatio
         )
     model_args.model_name_or_path = source
     tokenizer = load_tokenizer(model_args)
+    student, _, _ = build_student(source, distillation_args.student_layers)
     with tempfile.TemporaryDirectory(prefix="student-") as folder:
-        save_student(source, folder, distillation_args.student_layers)
+        write_checkpoint(student, folder)
         model = load_model(replace(model_args, model_name_or_path=folder), task)
     return tokenizer, model
+
+
+def write_checkpoint(model: PreTrainedModel, folder: str) -> None:
+    """Config and safetensors weights, written by this process whatever its rank.
+
+    ``save_pretrained`` writes nothing on ranks other than 0 once torch.distributed is initialised,
+    but under ``accelerate launch`` every process builds its own student in its own folder.
+    """
+    model.config.save_pretrained(folder)
+    state = {key: tensor.detach().contiguous().clone() for key, tensor in model.state_dict().items()}
+    save_file(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
 
 
 def add_student_arguments(parser: argparse.ArgumentParser) -> None:
