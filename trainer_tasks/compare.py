@@ -36,7 +36,7 @@ REPORT_FILE = "report.md"
 SUMMARY_FILE = "summary.json"
 STATE_FILE = "trainer_state.json"
 # Shown beside the primary metric when a run has them (single-label, then multi-label keys).
-KEY_METRICS = ("accuracy", "f1_macro", "jaccard_samples", "f1_micro", "hamming_accuracy", "roc_auc_macro")
+KEY_METRICS = ("accuracy", "jaccard_samples", "f1_micro", "f1_macro", "hamming_accuracy", "roc_auc_macro")
 
 
 @dataclass

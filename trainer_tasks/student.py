@@ -32,6 +32,7 @@ from transformers import (
 
 from tasks import Task, TaskError
 from trainer_tasks.arguments import ModelArguments
+from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.modeling import load_model, load_tokenizer
 
 DEFAULT_MODEL = ModelArguments.model_name_or_path
@@ -133,7 +134,9 @@ def save_student(teacher_path: str, output_dir: str, layers: Sequence[int] | Non
     return kept
 
 
-def load_tokenizer_and_model(model_args: ModelArguments, task: Task, distillation_args) -> tuple:
+def load_tokenizer_and_model(
+    model_args: ModelArguments, task: Task, distillation_args: DistillationArguments
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """``train.py``'s model step: the usual checkpoint, or a student built from ``--student_from_teacher``.
 
     The student is written to a temporary folder and loaded by ``load_model`` like any checkpoint,
