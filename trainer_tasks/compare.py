@@ -416,6 +416,9 @@ def write_report(
         for margin in margins:
             lines += margin_section(margin)
     lines += ["## Plots", ""]
+    if any(len(members) > 1 for members in groups.values()):
+        firsts = ", ".join(f"{name} seed {members[0].seed}" for name, members in groups.items())
+        lines += [f"Training curves show every run; test-prediction plots show each model's first run ({firsts}).", ""]
     for caption, path in figures:
         lines += [f"### {caption}", "", f"![{caption}]({os.path.basename(path)})", ""]
     lines += ["## Per-run tables (thesis layout)", ""]
