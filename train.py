@@ -17,12 +17,14 @@ from transformers import set_seed
 
 from tasks import TaskError, get_task
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.epoch_table import EpochTableCallback
-from trainer_tasks.modeling import load_model, load_tokenizer
 from trainer_tasks.parsing import parse_args
+from trainer_tasks.predictions import evaluate_test
 from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
 from trainer_tasks.publish import ModelCardCallback, push_output, write_model_card
 from trainer_tasks.results import collect_results, write_results
+from trainer_tasks.student import load_tokenizer_and_model
 from trainer_tasks.thresholds import ThresholdArguments, tune_thresholds
 from trainer_tasks.variants import build_trainer
 from trainer_tasks.weighted_loss import LossArguments, loss_weight_results
@@ -32,8 +34,16 @@ logger = logging.getLogger("train")
 
 def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate on the test split, save the model, write ``results.json`` and the card, push if asked."""
-    model_args, data_args, training_args, loss_args, threshold_args = parse_args(
-        (ModelArguments, DataArguments, TaskTrainingArguments, LossArguments, ThresholdArguments), argv
+    model_args, data_args, training_args, loss_args, threshold_args, distillation_args = parse_args(
+        (
+            ModelArguments,
+            DataArguments,
+            TaskTrainingArguments,
+            LossArguments,
+            ThresholdArguments,
+            DistillationArguments,
+        ),
+        argv,
     )
     configure_logging(training_args)
     if data_args.task is None:
@@ -45,8 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
         raw = limit_samples(
             task.build_dataset(data_args.data_config(training_args.seed, model_args.cache_dir)), data_args
         )
-    tokenizer = load_tokenizer(model_args)
-    model = load_model(model_args, task)
+    tokenizer, model = load_tokenizer_and_model(model_args, task, distillation_args)
     splits = tokenize_splits(raw, tokenizer, data_args)
 
     epoch_table = EpochTableCallback(task.primary_metric)
@@ -54,6 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
         task,
         raw["train"],
         loss_args,
+        distillation_args,
         model=model,
         args=training_args,
         train_dataset=splits["train"],
@@ -64,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks=[epoch_table, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
+    test_metrics = evaluate_test(trainer, splits["test"])
     threshold_results = tune_thresholds(trainer, splits, task, threshold_args)  # multi-label only; into the config
     trainer.save_model()
 

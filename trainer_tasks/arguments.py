@@ -55,6 +55,13 @@ class DataArguments:
             "choices": ["random", "story"],
         },
     )
+    split_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of the train/validation/test split (default: --seed). Fix it to compare runs of "
+            "several --seed values on one test set."
+        },
+    )
     test_size: float = field(default=0.2, metadata={"help": "Share of all rows held out for test."})
     validation_size: float = field(default=0.1, metadata={"help": "Share of the remaining rows used for validation."})
     max_text_chars: int | None = field(
@@ -95,7 +102,7 @@ class DataArguments:
             data_files=tuple(self.data_files or ()),
             dataset_name=self.dataset_name,
             split=self.split,
-            seed=seed,
+            seed=seed if self.split_seed is None else self.split_seed,
             test_size=self.test_size,
             validation_size=self.validation_size,
             max_text_chars=self.max_text_chars,

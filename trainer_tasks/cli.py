@@ -11,9 +11,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tasks import TaskError, available_tasks, get_task
+from trainer_tasks.compare import add_compare_arguments, run_compare
 from trainer_tasks.onnx_export import add_export_arguments, run_export
 from trainer_tasks.predict import add_predict_arguments, run_predict
 from trainer_tasks.publish import add_card_arguments, run_card
+from trainer_tasks.student import add_student_arguments, run_student
 
 
 def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "card": ("Re-render the model card of a finished run; --push publishes the folder.", add_card_arguments, run_card),
     "predict": ("Classify a CSV/JSON Lines/text file with a saved model.", add_predict_arguments, run_predict),
     "export": ("Export a model to ONNX, checked against PyTorch.", add_export_arguments, run_export),
+    "student": ("Build a half-depth student from a BERT-family checkpoint.", add_student_arguments, run_student),
+    "compare": ("Compare finished runs of one task in a report folder.", add_compare_arguments, run_compare),
 }
 
 

@@ -160,6 +160,7 @@ def collect_results(task, model_args, data_args, training_args, raw, train_outpu
         "model_name_or_path": model_args.model_name_or_path,
         "data": {
             "split": data_args.split,
+            "split_seed": training_args.seed if data_args.split_seed is None else data_args.split_seed,
             "data_files": list(data_args.data_files or []),
             "dataset_name": data_args.dataset_name,
             "train_size": len(raw["train"]),

@@ -23,7 +23,17 @@ class TaskTrainer(HubPublishingMixin, Trainer):
 
     The stock sampler gets the dataset after unused columns were removed, so it re-reads every
     example's ``input_ids`` to measure it: tens of seconds per epoch on 300k headlines.
+
+    Classification heads average their loss over the batch and ignore ``num_items_in_batch``, but
+    their ``forward(**kwargs)`` makes the Trainer believe they normalise it themselves: it then
+    multiplies the loss by the number of processes (a 2-process run trained on twice the loss, and
+    clipped twice the gradient) and skips the division by gradient-accumulation steps. Declaring
+    that the model does not take loss kwargs restores the plain mean.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_accepts_loss_kwargs = False
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         source = self.train_dataset

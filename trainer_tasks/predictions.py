@@ -1,0 +1,76 @@
+"""Test-split predictions kept beside the model, for reports that need more than summary metrics.
+
+A confusion matrix or a ROC curve needs every test example's scores, which ``results.json`` does not
+hold. ``evaluate_test`` is ``train.py``'s test step: it evaluates as ``trainer.evaluate`` would (same
+metrics, same ``test_`` prefix, same timing) and writes ``predictions_test.npz`` (logits, labels,
+label names) and ``trainer_state.json`` (the step-by-step log history, for training curves).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import Trainer
+
+PREDICTIONS_FILE = "predictions_test.npz"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    logits: np.ndarray  # (examples, labels)
+    labels: np.ndarray  # class ids (examples,), or 0/1 floats (examples, labels) for multi-label
+    label_names: tuple[str, ...]
+    problem_type: str
+
+    @property
+    def is_multi_label(self) -> bool:
+        return self.problem_type == "multi_label_classification"
+
+
+def save_predictions(folder: str, predictions: Predictions) -> str:
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, PREDICTIONS_FILE)
+    temporary = path + ".tmp.npz"  # np.savez appends .npz to names without it
+    np.savez_compressed(
+        temporary,
+        logits=predictions.logits.astype(np.float32),
+        labels=predictions.labels,
+        label_names=np.array(predictions.label_names),
+        problem_type=np.array(predictions.problem_type),
+    )
+    os.replace(temporary, path)
+    return path
+
+
+def load_predictions(folder: str) -> Predictions | None:
+    path = os.path.join(folder, PREDICTIONS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        return Predictions(
+            logits=stored["logits"],
+            labels=stored["labels"],
+            label_names=tuple(str(name) for name in stored["label_names"]),
+            problem_type=str(stored["problem_type"]),
+        )
+
+
+def evaluate_test(trainer: Trainer, test_dataset) -> dict[str, float]:
+    """Test metrics (``test_*``) as ``trainer.evaluate`` returns them, keeping predictions and log history."""
+    output = trainer.predict(test_dataset, metric_key_prefix="test")
+    if trainer.is_world_process_zero():
+        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+        config = trainer.model.config
+        save_predictions(
+            trainer.args.output_dir,
+            Predictions(
+                logits=np.asarray(logits),
+                labels=np.asarray(output.label_ids),
+                label_names=tuple(config.id2label[i] for i in sorted(config.id2label)),
+                problem_type=config.problem_type,
+            ),
+        )
+    trainer.save_state()  # trainer_state.json with the log history (process 0 only)
+    return output.metrics
