@@ -13,6 +13,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 import train
 from tasks import DataConfig, TaskError, get_task
+from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.trainer import TaskTrainer
 from trainer_tasks.variants import build_trainer
 from trainer_tasks.weighted_loss import LossArguments, LossWeights, WeightedLossTrainer, compute_loss_weights
@@ -108,8 +109,9 @@ def test_build_trainer_picks_the_variant(tiny_bert, tmp_path):
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=4)
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
     split = Dataset.from_dict({"text": ["x"] * 4, "labels": [0, 1, 2, 3]})
-    plain = build_trainer(NEWS, split, LossArguments(), model=model, args=args)
-    weighted = build_trainer(NEWS, split, LossArguments(class_weight=["auto"]), model=model, args=args)
+    no_teacher = DistillationArguments()
+    plain = build_trainer(NEWS, split, LossArguments(), no_teacher, model=model, args=args)
+    weighted = build_trainer(NEWS, split, LossArguments(class_weight=["auto"]), no_teacher, model=model, args=args)
     assert type(plain) is TaskTrainer
     assert isinstance(weighted, WeightedLossTrainer) and weighted.loss_weights.values == [1.0] * 4
 
