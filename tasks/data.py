@@ -83,18 +83,23 @@ def check_file(path: str) -> None:
 
 
 def _not_utf8_message(path: str) -> str:
+    fix = "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)"
     opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as error:
-                byte = line[error.start : error.start + 1].hex()
-                return (
-                    f"{path} line {number}: byte 0x{byte} at character {error.start + 1} is not UTF-8 text; "
-                    "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)"
-                )
-    return f"{path}: not UTF-8 text; re-save the file as UTF-8"
+    try:
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number == 1 and line[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                    return f"{path}: is UTF-16 text (a spreadsheet's 'Unicode text' export?); {fix}"
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    byte = line[error.start : error.start + 1].hex()
+                    return (
+                        f"{path} line {number}: byte 0x{byte} at character {error.start + 1} is not UTF-8 text; {fix}"
+                    )
+    except (OSError, EOFError, zlib.error) as error:  # a damaged gzip stream after the bad bytes
+        return f"{path}: not UTF-8 text, and the gzip data is damaged ({error}); {fix}"
+    return f"{path}: not UTF-8 text; {fix}"
 
 
 def delimiter_hint(header: str, expected: str) -> str:
@@ -115,9 +120,10 @@ def _parser_message(path: str, error: pd.errors.ParserError, sep: str) -> str:
     if "Expected" in text and "fields in line" in text:
         words = text.split()
         expected, line, saw = words[words.index("Expected") + 1], words[-3].rstrip(","), words[-1]
+        hint = delimiter_hint(first_line(path), sep) if expected == "1" else ""
         return (
             f"{path} line {line}: {saw} {name}-separated fields where the header has {expected}; a field that "
-            f"contains a {name} must be in double quotes (or the file uses another delimiter)"
+            f"contains a {name} must be in double quotes (or the file uses another delimiter).{hint}"
         )
     if "EOF inside string" in text:
         row = int(text.split()[-1]) if text.split()[-1].isdigit() else 0
