@@ -17,11 +17,13 @@ from transformers import set_seed
 
 from tasks import TaskError, get_task
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.checkpoints import resolve_checkpoint
 from trainer_tasks.epoch_table import EpochTableCallback
 from trainer_tasks.modeling import load_model, load_tokenizer
 from trainer_tasks.parsing import parse_args
 from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
 from trainer_tasks.results import collect_results, write_results
+from trainer_tasks.secrets import install_log_redaction, secret_values
 from trainer_tasks.trainer import TaskTrainer
 
 logger = logging.getLogger("train")
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
         compute_metrics=task.compute_metrics,
         callbacks=[epoch_table],
     )
-    train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=resolve_checkpoint(training_args))
     test_metrics = trainer.evaluate(splits["test"], metric_key_prefix="test")
     trainer.save_model()
 
@@ -70,6 +72,7 @@ def configure_logging(training_args: TaskTrainingArguments) -> None:
     level = training_args.get_process_log_level()
     logging.getLogger().setLevel(level)
     transformers.utils.logging.set_verbosity(level)
+    install_log_redaction(secret_values(training_args))
 
 
 def cli() -> None:

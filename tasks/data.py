@@ -197,7 +197,7 @@ def read_table(
     frame[ROW_COLUMN] = lines
     blank = (frame[columns].apply(lambda values: values.str.strip()) == "").all(axis=1).to_numpy()
     if blank.any():
-        logger.info("%s: skipped %d blank line(s)", path, int(blank.sum()))
+        logger.warning("%s: skipped %d blank line(s)", path, int(blank.sum()))
         frame = frame.loc[~blank].reset_index(drop=True)
     return frame
 
@@ -250,7 +250,8 @@ def drop_long_texts(frame: pd.DataFrame, max_chars: int | None, column: str = "t
         return frame
     keep = frame[column].str.len() < max_chars
     dropped = int((~keep).sum())
-    logger.info("dropped %d of %d texts with %d+ characters (--max_text_chars)", dropped, len(frame), max_chars)
+    log = logger.warning if dropped else logger.info
+    log("dropped %d of %d texts with %d+ characters (--max_text_chars %d)", dropped, len(frame), max_chars, max_chars)
     return frame.loc[keep]
 
 

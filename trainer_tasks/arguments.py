@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 from tasks import DataConfig, TaskError
+from trainer_tasks.secrets import redacted_state
 
 
 @dataclass
@@ -30,6 +31,13 @@ class ModelArguments:
     trust_remote_code: bool = field(
         default=False,
         metadata={"help": "Run Python code shipped with a Hub checkpoint. Off: only enable for repos you trust."},
+    )
+    allow_pickle_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "Load a checkpoint whose weights exist only as pickle (pytorch_model.bin). Off: weights load "
+            "from safetensors only, since unpickling an untrusted file can run code."
+        },
     )
 
 
@@ -135,6 +143,10 @@ class TaskTrainingArguments(TrainingArguments):
             self.use_cpu = True
             self.ddp_backend = self.ddp_backend or "gloo"
         super().__post_init__()
+
+    def __getstate__(self) -> dict:
+        # The Trainer pickles these arguments into training_args.bin: never with the Hub token.
+        return redacted_state(self.__dict__)
 
 
 def launched_on_cpu_only() -> bool:
