@@ -90,7 +90,7 @@ def resolve_checkpoint(training_args: TrainingArguments) -> str | None:
     if requested.lower() == AUTO:
         folder = latest_checkpoint(output_dir)
         if folder is None:
-            logger.info("--resume_from_checkpoint auto: no complete checkpoint in %s, starting fresh", output_dir)
+            logger.warning("--resume_from_checkpoint auto: no complete checkpoint in %s, starting fresh", output_dir)
             return None
     else:
         folder = requested
@@ -102,5 +102,5 @@ def resolve_checkpoint(training_args: TrainingArguments) -> str | None:
             )
     with open(os.path.join(folder, STATE_FILE), encoding="utf-8") as handle:
         step = json.load(handle)["global_step"]
-    logger.info("resuming from %s (step %d)", folder, step)
+    logger.warning("resuming from %s (step %d)", folder, step)
     return folder
