@@ -90,8 +90,13 @@ class RedactingFilter(logging.Filter):
         clean = redact(message, self.secrets)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            # Handlers format the traceback after filters run: format it now, so it can be cleaned.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 
