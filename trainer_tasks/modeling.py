@@ -7,6 +7,7 @@ into the model config, so the saved folder is all ``pipeline("text-classificatio
 from __future__ import annotations
 
 import os
+import pickle
 
 from transformers import (
     AutoConfig,
@@ -23,6 +24,10 @@ from trainer_tasks.arguments import ModelArguments
 
 def _unreachable(kind: str, name: str, error: Exception) -> TaskError:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "contains custom code" in str(error):
+        return weights.remote_code_error(name)
+    if isinstance(error, pickle.UnpicklingError):
+        return weights.unsafe_pickle_error(name, first_line)
     if os.path.exists(name):
         return TaskError(f"cannot load {kind} from local folder {name!r}: {first_line}")
     return TaskError(
@@ -70,7 +75,7 @@ def load_model(model_args: ModelArguments, task: Task) -> PreTrainedModel:
         return AutoModelForSequenceClassification.from_pretrained(
             name, config=config, **common, **weights.load_kwargs(model_args.allow_pickle_weights)
         )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, pickle.UnpicklingError) as error:
         if weights.is_missing_safetensors(error):
             raise weights.pickle_only_error(name) from None
         raise _unreachable("model", name, error) from None

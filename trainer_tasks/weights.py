@@ -33,6 +33,20 @@ def pickle_only_error(name: str) -> TaskError:
     )
 
 
+def unsafe_pickle_error(name: str, detail: str) -> TaskError:
+    return TaskError(
+        f"{name}: its pickle weights hold more than tensors and were refused by torch.load(weights_only=True) "
+        f"({detail[:120]}); do not use this checkpoint unless you know what it contains"
+    )
+
+
+def remote_code_error(name: str) -> TaskError:
+    return TaskError(
+        f"{name} ships its own Python code (auto_map in config.json), which would run on this machine when "
+        "loaded; read that code, and pass --trust_remote_code only if you trust its source"
+    )
+
+
 def check_weights(name: str, allow_pickle: bool) -> None:
     """Refuse a local checkpoint whose only weights are pickles, unless ``allow_pickle``."""
     if allow_pickle or not os.path.isdir(name):
