@@ -17,6 +17,7 @@ from transformers import set_seed
 
 from tasks import TaskError, get_task
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.checkpoints import resolve_checkpoint
 from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.epoch_table import EpochTableCallback
 from trainer_tasks.parsing import parse_args
@@ -24,6 +25,7 @@ from trainer_tasks.predictions import evaluate_test
 from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
 from trainer_tasks.publish import ModelCardCallback, push_output, write_model_card
 from trainer_tasks.results import collect_results, write_results
+from trainer_tasks.secrets import install_log_redaction, secret_values
 from trainer_tasks.student import load_tokenizer_and_model
 from trainer_tasks.thresholds import ThresholdArguments, tune_thresholds
 from trainer_tasks.variants import build_trainer
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
         compute_metrics=task.compute_metrics,
         callbacks=[epoch_table, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
-    train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=resolve_checkpoint(training_args))
     test_metrics = evaluate_test(trainer, splits["test"])
     threshold_results = tune_thresholds(trainer, splits, task, threshold_args)  # multi-label only; into the config
     trainer.save_model()
@@ -92,6 +94,7 @@ def configure_logging(training_args: TaskTrainingArguments) -> None:
     level = training_args.get_process_log_level()
     logging.getLogger().setLevel(level)
     transformers.utils.logging.set_verbosity(level)
+    install_log_redaction(secret_values(training_args))
 
 
 def cli() -> None:

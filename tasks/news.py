@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 
-import numpy as np
 import pandas as pd
 from datasets import DatasetDict
 
@@ -30,51 +29,63 @@ MAX_TITLE_CHARS = 512
 def read_news_file(path: str) -> pd.DataFrame:
     """One file in either UCI layout, told apart by its first line."""
     line = data.first_line(path)
-    if line.startswith("ID,") or line.startswith('"ID"'):
-        frame = data.read_table(path, sep=",")
-        layout = "comma-separated uci-news-aggregator.csv"
+    fields = line.rstrip("\r\n").upper()
+    if fields.startswith("ID,") or fields.startswith('"ID"'):
+        frame = upper_case_columns(data.read_table(path, sep=","))
+        layout, sep = "comma-separated uci-news-aggregator.csv", ","
+    elif fields.startswith("ID\t"):
+        raise TaskError(
+            f"{path} line 1: a tab-separated file with a header; news reads uci-news-aggregator.csv (comma-separated, "
+            "with header) or newsCorpora.csv (tab-separated, no header): delete the header line or save it "
+            "comma-separated"
+        )
     elif line.count("\t") == len(COLUMNS) - 1:
         # The original file has no header, and its titles contain bare quotes: no quoting at all.
         frame = data.read_table(path, sep="\t", header=False, names=COLUMNS, quoting=csv.QUOTE_NONE)
-        layout = "tab-separated newsCorpora.csv"
+        layout, sep = "tab-separated newsCorpora.csv", "\t"
     else:
         raise TaskError(
-            f"{path}: line 1 is neither the header of uci-news-aggregator.csv (ID,TITLE,...,CATEGORY,STORY,...) "
-            f"nor an 8-field tab-separated newsCorpora.csv row; found {line[:80]!r}"
+            f"{path} line 1: neither the header of uci-news-aggregator.csv (ID,TITLE,...,CATEGORY,STORY,...) "
+            f"nor an 8-field tab-separated newsCorpora.csv row; found {line[:80]!r}.{data.delimiter_hint(line, ',')}"
         )
-    data.require_columns(frame, ("TITLE", "CATEGORY"), path, layout)
+    data.require_columns(frame, ("TITLE", "CATEGORY"), path, layout, sep)
+    data.check_texts(frame, "TITLE")
     return frame
 
 
+def upper_case_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Hub copies (and some exports) name the columns in lower case; accept both (never two of one name)."""
+    upper = [str(c).upper() for c in frame.columns]
+    return frame.rename(
+        columns={
+            c: u for c, u in zip(frame.columns, upper, strict=True) if u in COLUMNS and c != u and upper.count(u) == 1
+        }
+    )
+
+
 def from_hub(frame: pd.DataFrame) -> pd.DataFrame:
-    """Hub copies name the columns in lower case; accept both."""
-    return frame.rename(columns={c: c.upper() for c in frame.columns if c.upper() in COLUMNS})
+    frame = upper_case_columns(frame)
+    data.require_columns(frame, ("TITLE", "CATEGORY"), "the Hub dataset", "news")
+    data.check_texts(frame, "TITLE")
+    return frame
 
 
 def build_news(config: DataConfig) -> DatasetDict:
     data.check_split_option(config, NEWS.splits, "news")
     frame = data.read_frames(config, read_news_file, from_hub)
-    frame = frame.rename(columns={"TITLE": "text"})
     if "ID" in frame.columns:
         data.check_unique_ids(frame, "ID")
-    data.check_texts(frame)
-    categories = frame["CATEGORY"].str.strip()
-    unknown = ~categories.isin(list(CATEGORY_CODES))
-    if unknown.any():
-        raise TaskError(
-            f"CATEGORY must be one of {sorted(CATEGORY_CODES)} (b=business, t=science/tech, "
-            f"e=entertainment, m=health), found {categories[unknown].iloc[0]!r} at {data.where(frame, unknown)}"
-        )
-    frame = frame.assign(label=categories.map(lambda code: LABELS.index(CATEGORY_CODES[code])))
+    labels = data.parse_labels(frame, "CATEGORY", LABELS, aliases=CATEGORY_CODES)
+    frame = frame.rename(columns={"TITLE": "text"}).assign(label=labels)
     frame = data.drop_long_texts(frame, config.max_text_chars or MAX_TITLE_CHARS).reset_index(drop=True)
     labels = frame["label"].to_numpy()
     if config.split == "story":
         if "STORY" not in frame.columns:
-            raise TaskError("--split story needs the STORY column, which this data does not have")
+            raise TaskError("--split story needs the STORY column, which this data does not have; use --split random")
         parts = data.split_frame(frame, config, groups=frame["STORY"].to_numpy())
     else:
         parts = data.split_frame(frame, config, stratify=labels)
-    return data.to_dataset_dict(frame["text"].to_numpy(), np.asarray(labels), parts, LABELS, multi_label=False)
+    return data.to_dataset_dict(frame["text"].to_numpy(), labels, parts, LABELS, multi_label=False)
 
 
 NEWS = Task(

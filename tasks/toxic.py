@@ -8,6 +8,8 @@ characters as the thesis did (off by default: it throws away half of Kaggle's co
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 from datasets import DatasetDict
 
@@ -24,20 +26,31 @@ def text_column(frame: pd.DataFrame, path: str) -> str:
     for column in TEXT_COLUMNS:
         if column in frame.columns:
             return column
-    found = [c for c in frame.columns if c not in (data.SOURCE_COLUMN, data.ROW_COLUMN)]
-    raise TaskError(f"{path}: no text column: expected one of {list(TEXT_COLUMNS)}, found columns {found}")
+    found = data.data_columns(frame)
+    raise TaskError(
+        f"{path}{' line 1' if os.path.isfile(path) else ''}: no text column: expected one of {list(TEXT_COLUMNS)}, "
+        f"found columns {found}. Add or rename the header field.{data.delimiter_hint(','.join(found), ',')}"
+    )
 
 
 def read_toxic_file(path: str) -> pd.DataFrame:
     frame = data.read_table(path, sep=",")
-    column = text_column(frame, path)
-    data.require_columns(frame, LABELS, path, "Kaggle train.csv or thesis")
-    return frame.rename(columns={column: "text"})
+    return prepare(frame, path, "Kaggle train.csv or thesis")
 
 
 def from_hub(frame: pd.DataFrame) -> pd.DataFrame:
-    column = text_column(frame, "the Hub dataset")
-    return frame.rename(columns={column: "text"})
+    return prepare(frame, "the Hub dataset", "toxic")
+
+
+def prepare(frame: pd.DataFrame, path: str, layout: str) -> pd.DataFrame:
+    """Check one source's columns and texts while their names are still the user's own."""
+    column = text_column(frame, path)
+    data.require_columns(frame, LABELS, path, layout)
+    frame = frame.assign(**{column: clean_comment(frame[column].astype(str))})
+    data.check_texts(frame, column)
+    if column != "text":
+        frame = frame.drop(columns=[c for c in ("text",) if c in frame.columns]).rename(columns={column: "text"})
+    return frame
 
 
 def clean_comment(text: pd.Series) -> pd.Series:
@@ -52,12 +65,9 @@ def build_toxic(config: DataConfig) -> DatasetDict:
     frame = data.read_frames(config, read_toxic_file, from_hub)
     if "id" in frame.columns:
         data.check_unique_ids(frame, "id")
-    frame = frame.assign(text=clean_comment(frame["text"]))
-    data.check_texts(frame)
-    frame = data.drop_long_texts(frame, config.max_text_chars).reset_index(drop=True)
-    if frame.empty:
-        raise TaskError(f"no comments left with fewer than {config.max_text_chars} characters")
     labels = data.parse_binary_columns(frame, LABELS)
+    keep = data.drop_long_texts(frame, config.max_text_chars).index.to_numpy()
+    frame, labels = frame.loc[keep].reset_index(drop=True), labels[keep]
     # Stratify on the most frequent label so validation and test get their share of toxic comments.
     parts = data.split_frame(frame, config, stratify=labels[:, 0].astype(int))
     return data.to_dataset_dict(frame["text"].to_numpy(), labels, parts, LABELS, multi_label=True)

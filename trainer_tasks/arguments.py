@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 from tasks import DataConfig, TaskError
+from trainer_tasks.secrets import redacted_state
 
 
 @dataclass
@@ -30,6 +31,13 @@ class ModelArguments:
     trust_remote_code: bool = field(
         default=False,
         metadata={"help": "Run Python code shipped with a Hub checkpoint. Off: only enable for repos you trust."},
+    )
+    allow_pickle_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "Load a checkpoint whose weights exist only as pickle (pytorch_model.bin). Off: weights load "
+            "from safetensors only, since unpickling an untrusted file can run code."
+        },
     )
 
 
@@ -157,9 +165,7 @@ class TaskTrainingArguments(TrainingArguments):
     def __getstate__(self) -> dict:
         """Pickles leave the Hub token out: the Trainer saves these arguments as ``training_args.bin`` in the
         output folder and in every checkpoint, and pushes them to the Hub. The token stays in this process only."""
-        state = self.__dict__.copy()
-        state["hub_token"] = None
-        return state
+        return redacted_state(self.__dict__)
 
 
 def launched_on_cpu_only() -> bool:

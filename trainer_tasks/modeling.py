@@ -7,6 +7,7 @@ into the model config, so the saved folder is all ``pipeline("text-classificatio
 from __future__ import annotations
 
 import os
+import pickle
 
 from transformers import (
     AutoConfig,
@@ -17,11 +18,16 @@ from transformers import (
 )
 
 from tasks import Task, TaskError
+from trainer_tasks import weights
 from trainer_tasks.arguments import ModelArguments
 
 
 def _unreachable(kind: str, name: str, error: Exception) -> TaskError:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "contains custom code" in str(error):
+        return weights.remote_code_error(name)
+    if isinstance(error, pickle.UnpicklingError):
+        return weights.unsafe_pickle_error(name, first_line)
     if os.path.exists(name):
         return TaskError(f"cannot load {kind} from local folder {name!r}: {first_line}")
     return TaskError(
@@ -60,13 +66,18 @@ def load_model(model_args: ModelArguments, task: Task) -> PreTrainedModel:
     except (OSError, ValueError) as error:
         raise _unreachable("model", name, error) from None
     check_existing_labels(config, task, name)
+    weights.check_weights(name, model_args.allow_pickle_weights)
     config.num_labels = len(task.labels)
     config.id2label = task.id2label
     config.label2id = task.label2id
     config.problem_type = task.problem_type
     try:
-        return AutoModelForSequenceClassification.from_pretrained(name, config=config, **common)
-    except (OSError, ValueError) as error:
+        return AutoModelForSequenceClassification.from_pretrained(
+            name, config=config, **common, **weights.load_kwargs(model_args.allow_pickle_weights)
+        )
+    except (OSError, ValueError, pickle.UnpicklingError) as error:
+        if weights.is_missing_safetensors(error):
+            raise weights.pickle_only_error(name) from None
         raise _unreachable("model", name, error) from None
 
 
@@ -76,7 +87,8 @@ def check_existing_labels(config, task: Task, name: str) -> None:
     if not any(arch.endswith("ForSequenceClassification") for arch in architectures):
         return  # a base encoder: its head is new anyway
     existing = [config.id2label[i] for i in sorted(config.id2label)]
-    if existing != list(task.labels) and not all(label.startswith("LABEL_") for label in existing):
+    unnamed = all(str(label).startswith("LABEL_") for label in existing)
+    if existing != list(task.labels) and (not unnamed or len(existing) != len(task.labels)):
         raise TaskError(
             f"{name} was fine-tuned for labels {existing}, but task {task.name!r} has {list(task.labels)}; "
             "start from a base checkpoint or one trained on this task"

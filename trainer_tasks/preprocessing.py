@@ -7,10 +7,14 @@ The thesis's pad-everything-to-a-fixed-length is kept as an option for faithful 
 
 from __future__ import annotations
 
+import logging
+
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, default_data_collator
 
 from trainer_tasks.arguments import DataArguments
+
+logger = logging.getLogger(__name__)
 
 HARD_MAX_LENGTH = 512
 
@@ -27,12 +31,16 @@ def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
         "validation": data_args.max_eval_samples,
         "test": data_args.max_predict_samples,
     }
-    return DatasetDict(
+    limited = DatasetDict(
         {
             name: split.select(range(min(len(split), limits[name]))) if limits.get(name) else split
             for name, split in raw.items()
         }
     )
+    for name, split in limited.items():
+        if len(split) < len(raw[name]):
+            logger.warning("kept the first %d of %d %s examples (--max_*_samples)", len(split), len(raw[name]), name)
+    return limited
 
 
 def tokenize_splits(raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> DatasetDict:
@@ -45,7 +53,13 @@ def tokenize_splits(raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_a
         encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
         return encoded
 
-    return raw.map(tokenize, batched=True, batch_size=2048, remove_columns=["text"], desc="Tokenizing")
+    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=["text"], desc="Tokenizing")
+    for name, split in splits.items():
+        # An input that fills max_length was (almost always) cut: say how many, never truncate silently.
+        cut = sum(1 for n in split["length"] if n >= length)
+        if cut:
+            logger.warning("%d of %d %s texts reached %d tokens and were truncated", cut, len(split), name, length)
+    return splits
 
 
 def make_collator(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments):

@@ -17,28 +17,10 @@ from typing import Any
 import torch
 
 from trainer_tasks.files import write_json_atomic, write_text_atomic
+from trainer_tasks.secrets import SECRET_FLAGS, redacted_command, secret_values  # noqa: F401 (re-exported)
 
 RESULTS_FILE = "results.json"
 TABLE_FILE = "results.md"
-SECRET_FLAGS = ("--hub_token",)
-
-
-def redacted_command(argv: Sequence[str]) -> str:
-    """The command line with the values of secret flags replaced, fit for logs and cards."""
-    words: list[str] = []
-    hide_next = False
-    for word in argv:
-        if hide_next:
-            words.append("<redacted>")
-            hide_next = False
-        elif word in SECRET_FLAGS:
-            words.append(word)
-            hide_next = True
-        elif word.split("=", 1)[0] in SECRET_FLAGS:
-            words.append(word.split("=", 1)[0] + "=<redacted>")
-        else:
-            words.append(word)
-    return " ".join(words)
 
 
 def hardware() -> dict[str, Any]:
@@ -147,7 +129,7 @@ def write_results(output_dir: str, results: dict[str, Any]) -> str:
 
 
 def command_line() -> str:
-    return redacted_command(sys.argv)
+    return redacted_command(sys.argv, secret_values())
 
 
 def collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table) -> dict:

@@ -1,0 +1,176 @@
+"""Interrupted runs: a real ``train.py`` killed with SIGKILL mid-epoch resumes to the same result.
+
+The process boundary is the point, so the runs are subprocesses, killed from outside as a
+scheduler or the OOM killer would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, train_args
+
+from tasks import TaskError
+from trainer_tasks.checkpoints import checkpoint_problem, checkpoints_in, latest_checkpoint, resolve_checkpoint
+from trainer_tasks.results import RESULTS_FILE
+
+pytestmark = pytest.mark.slow
+
+STEPS_PER_EPOCH = 36  # 576 training headlines / batch 16
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def command(model: str, data: str, out: str, *extra: str) -> list[str]:
+    # Checkpoint every 10 steps (never on an epoch boundary: 36 steps per epoch), logging every 5,
+    # so the resumed per-epoch table is exact too.
+    flags = train_args(model, out, "--save_strategy", "steps", "--save_steps", "10", "--eval_strategy", "epoch")
+    return [sys.executable, str(ROOT / "train.py"), "--task", "news", "--data_files", data, *flags, *extra]
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def step_of(checkpoint: str) -> int:
+    return json.loads(Path(checkpoint, "trainer_state.json").read_text())["global_step"]
+
+
+def kill_after_checkpoint(args: list[str], out: str, min_step: int) -> str:
+    """Start a run, SIGKILL it once a complete checkpoint of ``min_step`` or later exists; return the newest."""
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            checkpoint = latest_checkpoint(out)
+            if checkpoint and step_of(checkpoint) >= min_step:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+    checkpoint = latest_checkpoint(out)
+    assert checkpoint is not None
+    return checkpoint
+
+
+def test_killed_run_resumes_with_auto_to_the_uninterrupted_result(tmp_path, tiny_bert, news_csv):
+    reference_dir, killed_dir = str(tmp_path / "reference"), str(tmp_path / "killed")
+    run(command(tiny_bert, news_csv, reference_dir))
+    reference = json.loads(Path(reference_dir, RESULTS_FILE).read_text())
+
+    # Killed in the second epoch or later: resuming inside the first epoch would also succeed with
+    # transformers' stock length-grouped sampler, whose order for later epochs depends on the global
+    # RNG state after the earlier epochs' dropout, which a resumed process cannot restore in time.
+    checkpoint = kill_after_checkpoint(command(tiny_bert, news_csv, killed_dir), killed_dir, STEPS_PER_EPOCH)
+    step = step_of(checkpoint)
+    assert step > STEPS_PER_EPOCH and step % STEPS_PER_EPOCH != 0, "the kill must land mid-epoch, after epoch 1"
+    assert not Path(killed_dir, RESULTS_FILE).exists()
+    assert not [name for name in os.listdir(killed_dir) if name.endswith(".tmp")]
+
+    done = run(command(tiny_bert, news_csv, killed_dir, "--resume_from_checkpoint", "auto"))
+    assert f"resuming from {killed_dir}" in done.stderr
+    resumed = json.loads(Path(killed_dir, RESULTS_FILE).read_text())
+
+    # Same seed, same data order, same dropout masks from the restored RNG: the same model.
+    assert resumed["training"]["global_steps"] == reference["training"]["global_steps"] == 3 * STEPS_PER_EPOCH
+    for key, value in reference["test_metrics"].items():
+        if key.startswith("test_") and key not in ("test_runtime", "test_samples_per_second", "test_steps_per_second"):
+            assert resumed["test_metrics"][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    # The per-epoch table survives the kill: every epoch, the same losses as without it.
+    assert [row["epoch"] for row in resumed["epochs"]] == [1, 2, 3]
+    for got, want in zip(resumed["epochs"], reference["epochs"], strict=True):
+        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
+        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-5)
+
+
+def test_auto_skips_a_checkpoint_cut_short_while_saving(tmp_path):
+    good, torn, empty = (tmp_path / f"checkpoint-{step}" for step in (10, 20, 30))
+    for folder in (good, torn, empty):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+    (good / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
+    (torn / "trainer_state.json").write_text('{"global_step": 20, "log_hist')  # killed mid-write
+    assert checkpoints_in(str(tmp_path)) == [str(empty), str(torn), str(good)]
+    assert "no trainer_state.json" in checkpoint_problem(str(empty))
+    assert "cut short" in checkpoint_problem(str(torn))
+    assert latest_checkpoint(str(tmp_path)) == str(good)
+
+
+class Args:
+    """The two fields ``resolve_checkpoint`` reads, as on ``TrainingArguments``."""
+
+    def __init__(self, resume: str | None, output_dir: str) -> None:
+        self.resume_from_checkpoint, self.output_dir = resume, output_dir
+
+
+def test_auto_without_checkpoints_starts_fresh_and_says_so(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="trainer_tasks.checkpoints"):
+        assert resolve_checkpoint(Args("auto", str(tmp_path / "new-run"))) is None
+    assert "no complete checkpoint" in caplog.text and "starting fresh" in caplog.text
+
+
+def test_explicit_checkpoint_that_is_incomplete_is_an_error(tmp_path):
+    (tmp_path / "checkpoint-5").mkdir()
+    with pytest.raises(
+        TaskError, match=r"checkpoint-5: cannot resume, no trainer_state\.json.*--resume_from_checkpoint auto"
+    ):
+        resolve_checkpoint(Args(str(tmp_path / "checkpoint-5"), str(tmp_path)))
+    with pytest.raises(TaskError, match="no such folder"):
+        resolve_checkpoint(Args(str(tmp_path / "checkpoint-9"), str(tmp_path)))
+
+
+def test_fresh_run_over_old_checkpoints_warns(tmp_path, caplog):
+    folder = tmp_path / "checkpoint-10"
+    folder.mkdir()
+    with caplog.at_level("WARNING", logger="trainer_tasks.checkpoints"):
+        assert resolve_checkpoint(Args(None, str(tmp_path))) is None
+    assert "already holds checkpoints" in caplog.text and "--resume_from_checkpoint auto" in caplog.text
+
+
+WRITER = """
+import sys
+sys.path.insert(0, {root!r})
+from trainer_tasks.results import write_results
+results = {{"task": "news", "model_name_or_path": "m", "world_size": 1, "primary_metric": "accuracy",
+    "data": {{"split": "random", "train_size": 1, "validation_size": 1, "test_size": 1}},
+    "epochs": [], "test_metrics": {{"test_accuracy": 0.5}}, "padding": ["x" * 100] * 50000}}
+print("writing", flush=True)
+i = 0
+while True:
+    results["test_metrics"]["test_accuracy"] = i
+    write_results({out!r}, results)
+    i += 1
+"""
+
+
+def test_kill_during_result_writes_never_leaves_a_partial_file(tmp_path):
+    """SIGKILL a process that rewrites a 5 MB results.json in a loop, many times: every kill leaves
+    either no file or a complete one, never a truncated one."""
+    out = str(tmp_path / "out")
+    script = WRITER.format(root=str(ROOT), out=out)
+    for attempt in range(8):
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=ENV, text=True)
+        assert process.stdout.readline().strip() == "writing"
+        time.sleep(0.05 + 0.07 * attempt)  # kill at different points of the write
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        process.stdout.close()
+        path = Path(out, RESULTS_FILE)
+        if path.exists():
+            payload = json.loads(path.read_text())  # a partial file would not parse
+            assert len(payload["padding"]) == 50000
+            assert Path(out, "results.md").read_text().endswith("\n")
