@@ -30,7 +30,18 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_
 def command(model: str, data: str, out: str, *extra: str) -> list[str]:
     # Checkpoint every 10 steps (never on an epoch boundary: 36 steps per epoch), logging every 5,
     # so the resumed per-epoch table is exact too.
-    flags = train_args(model, out, "--save_strategy", "steps", "--save_steps", "10", "--eval_strategy", "epoch")
+    flags = train_args(
+        model,
+        out,
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "10",
+        "--eval_strategy",
+        "epoch",
+        "--num_train_epochs",
+        "3",
+    )
     return [sys.executable, str(ROOT / "train.py"), "--task", "news", "--data_files", data, *flags, *extra]
 
 
