@@ -192,14 +192,27 @@ def read_table(
     repeated = sorted({column for column in named if named.count(column) > 1})
     if repeated:
         raise TaskError(f"{path} line 1: column name(s) {repeated} appear more than once; rename or remove the copies")
-    frame = pd.DataFrame(raw.to_numpy(), columns=columns)
+    frame = raw.reset_index(drop=True)
+    frame.columns = columns
     frame[SOURCE_COLUMN] = path
     frame[ROW_COLUMN] = lines
-    blank = (frame[columns].apply(lambda values: values.str.strip()) == "").all(axis=1).to_numpy()
+    blank = _blank_rows(frame, len(columns))
     if blank.any():
         logger.warning("%s: skipped %d blank line(s)", path, int(blank.sum()))
         frame = frame.loc[~blank].reset_index(drop=True)
     return frame
+
+
+def _blank_rows(frame: pd.DataFrame, width: int) -> np.ndarray:
+    """Rows whose every field is empty or spaces (blank lines), checked column by column on candidates only."""
+    blank = np.ones(len(frame), dtype=bool)
+    for index in range(width):
+        candidates = np.flatnonzero(blank)
+        if len(candidates) == 0:
+            break
+        values = frame.iloc[candidates, index]
+        blank[candidates] = (values.str.strip() == "").to_numpy()
+    return blank
 
 
 def where(frame: pd.DataFrame, mask: pd.Series | np.ndarray, limit: int = 3) -> str:

@@ -155,33 +155,36 @@ def test_fresh_run_over_old_checkpoints_warns(tmp_path, caplog):
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
-from trainer_tasks.results import write_results
-results = {{"task": "news", "model_name_or_path": "m", "world_size": 1, "primary_metric": "accuracy",
-    "data": {{"split": "random", "train_size": 1, "validation_size": 1, "test_size": 1}},
-    "epochs": [], "test_metrics": {{"test_accuracy": 0.5}}, "padding": ["x" * 100] * 50000}}
+from trainer_tasks.files import write_json_atomic, write_text_atomic  # what write_results writes with
+results = {{"test_metrics": {{"test_accuracy": 0.5}}, "padding": ["x" * 100] * 50000}}
 print("writing", flush=True)
 i = 0
 while True:
     results["test_metrics"]["test_accuracy"] = i
-    write_results({out!r}, results)
+    write_json_atomic({out!r} + "/results.json", results)
+    write_text_atomic({out!r} + "/results.md", "| metric |\\n" * 20000)
     i += 1
 """
 
 
 def test_kill_during_result_writes_never_leaves_a_partial_file(tmp_path):
-    """SIGKILL a process that rewrites a 5 MB results.json in a loop, many times: every kill leaves
-    either no file or a complete one, never a truncated one."""
-    out = str(tmp_path / "out")
-    script = WRITER.format(root=str(ROOT), out=out)
-    for attempt in range(8):
+    """SIGKILL a process that keeps rewriting a 5 MB results.json, at a different moment each time:
+    the file is always the last complete version, never a truncated one."""
+    out = Path(tmp_path / "out")
+    script = WRITER.format(root=str(ROOT), out=str(out))
+    for attempt in range(10):
         process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=ENV, text=True)
         assert process.stdout.readline().strip() == "writing"
-        time.sleep(0.05 + 0.07 * attempt)  # kill at different points of the write
+        deadline = time.monotonic() + 60
+        while not (out / RESULTS_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.013 * attempt)  # then kill at a different point of a later rewrite each time
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         process.stdout.close()
-        path = Path(out, RESULTS_FILE)
-        if path.exists():
-            payload = json.loads(path.read_text())  # a partial file would not parse
-            assert len(payload["padding"]) == 50000
-            assert Path(out, "results.md").read_text().endswith("\n")
+        payload = json.loads((out / RESULTS_FILE).read_text())  # a partial file would not parse
+        assert len(payload["padding"]) == 50000
+        if (out / "results.md").exists():
+            assert (out / "results.md").read_text().count("| metric |") == 20000
+    # a kill mid-write can leave a temporary behind, named for what it was, never the file itself
+    assert all(name.startswith((".results.json.", ".results.md.")) for name in os.listdir(out) if name.endswith(".tmp"))
