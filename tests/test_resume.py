@@ -18,9 +18,11 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import ROOT, train_args
+from transformers import TrainerControl, TrainerState
 
 from tasks import TaskError
 from trainer_tasks.checkpoints import checkpoint_problem, checkpoints_in, latest_checkpoint, resolve_checkpoint
+from trainer_tasks.epoch_table import STATE_KEY, EpochTableCallback
 from trainer_tasks.results import RESULTS_FILE
 
 pytestmark = pytest.mark.slow
@@ -197,3 +199,23 @@ def test_kill_during_result_writes_never_leaves_a_partial_file(tmp_path):
             assert (out / "results.md").read_text().count("| metric |") == 20000
     # a kill mid-write can leave a temporary behind, named for what it was, never the file itself
     assert all(name.startswith((".results.json.", ".results.md.")) for name in os.listdir(out) if name.endswith(".tmp"))
+
+
+def test_epoch_table_restores_a_mid_epoch_state_and_closes_an_epoch_cut_at_its_last_step():
+    row = {"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_metric": 0.5, "train_time": 2.0, "val_time": 0.1}
+    saved = {"rows": [{**row, "total_time": 2.1}], "losses": [[0.8, 4], [0.6, 4]], "epoch_elapsed": 1.5}
+    mid = TrainerState(global_step=44, epoch=1.22)
+    mid.stateful_callbacks = {STATE_KEY: {**saved, "run_elapsed": 3.6}}
+    table = EpochTableCallback("accuracy")
+    table.on_train_begin(None, mid, TrainerControl())
+    table.on_epoch_begin(None, mid, TrainerControl())  # the resumed epoch keeps the losses it logged
+    assert [r.epoch for r in table.rows] == [1] and table._losses == [(0.8, 4), (0.6, 4)]
+
+    # saved on the last step of epoch 2, before the epoch ended: the Trainer goes on with epoch 3
+    boundary = TrainerState(global_step=72, epoch=2.0)
+    boundary.stateful_callbacks = {STATE_KEY: {**saved, "run_elapsed": 5.0}}
+    table = EpochTableCallback("accuracy")
+    table.on_train_begin(None, boundary, TrainerControl())
+    assert [r.epoch for r in table.rows] == [1, 2]
+    assert table.rows[1].train_loss == pytest.approx(0.7) and table.rows[1].val_loss is None
+    assert table._losses == [] and not table._resumed_mid_epoch
