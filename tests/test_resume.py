@@ -6,6 +6,7 @@ scheduler or the OOM killer would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,35 +15,38 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import ROOT, train_args
+from transformers import TrainerControl, TrainerState
 
 from tasks import TaskError
 from trainer_tasks.checkpoints import checkpoint_problem, checkpoints_in, latest_checkpoint, resolve_checkpoint
+from trainer_tasks.epoch_table import STATE_KEY, EpochTableCallback
 from trainer_tasks.results import RESULTS_FILE
 
 pytestmark = pytest.mark.slow
 
-STEPS_PER_EPOCH = 36  # 576 training headlines / batch 16
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+EPOCHS = 2
+TIMINGS = ("test_runtime", "test_samples_per_second", "test_steps_per_second")
 
 
-def command(model: str, data: str, out: str, *extra: str) -> list[str]:
-    # Checkpoint every 10 steps (never on an epoch boundary: 36 steps per epoch), logging every 5,
-    # so the resumed per-epoch table is exact too.
-    flags = train_args(
-        model,
-        out,
-        "--save_strategy",
-        "steps",
-        "--save_steps",
-        "10",
-        "--eval_strategy",
-        "epoch",
-        "--num_train_epochs",
-        "3",
-    )
-    return [sys.executable, str(ROOT / "train.py"), "--task", "news", "--data_files", data, *flags, *extra]
+def steps_per_epoch(processes: int) -> int:
+    return -(-576 // (16 * processes))  # 576 training headlines, batch 16 per process
+
+
+def command(model: str, data: str, out: str, processes: int, *extra: str) -> list[str]:
+    # Checkpoint every 10 steps (never on an epoch boundary: 36 or 18 steps per epoch), logging
+    # every 5, so the resumed per-epoch table is exact too.
+    flags = train_args(model, out, "--save_strategy", "steps", "--save_steps", "10", "--eval_strategy", "epoch")
+    script = [str(ROOT / "train.py"), "--task", "news", "--data_files", data, *flags]
+    script += ["--num_train_epochs", str(EPOCHS), *extra]
+    if processes == 1:
+        return [sys.executable, *script]
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
+    launcher += ["--config_file", str(ROOT / "accelerate_configs" / "cpu.yaml"), "--main_process_port", "29631"]
+    return [*launcher, *script]
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
@@ -53,6 +57,16 @@ def run(args: list[str]) -> subprocess.CompletedProcess:
 
 def step_of(checkpoint: str) -> int:
     return json.loads(Path(checkpoint, "trainer_state.json").read_text())["global_step"]
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL the launcher and every worker it started (torchrun's workers have their own sessions)."""
+    victims = [process.pid] + [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    psutil.wait_procs([psutil.Process(pid) for pid in victims[1:] if psutil.pid_exists(pid)], timeout=30)
 
 
 def kill_after_checkpoint(args: list[str], out: str, min_step: int) -> str:
@@ -66,46 +80,43 @@ def kill_after_checkpoint(args: list[str], out: str, min_step: int) -> str:
                 break
             time.sleep(0.02)
         assert process.poll() is None, "the run ended before it could be killed"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        kill_tree(process)
     assert process.returncode == -signal.SIGKILL
     checkpoint = latest_checkpoint(out)
     assert checkpoint is not None
     return checkpoint
 
 
-def test_killed_run_resumes_with_auto_to_the_uninterrupted_result(tmp_path, tiny_bert, news_csv):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_killed_run_resumes_with_auto_to_the_uninterrupted_result(tmp_path, tiny_bert, news_csv, processes):
     reference_dir, killed_dir = str(tmp_path / "reference"), str(tmp_path / "killed")
-    run(command(tiny_bert, news_csv, reference_dir))
+    run(command(tiny_bert, news_csv, reference_dir, processes))
     reference = json.loads(Path(reference_dir, RESULTS_FILE).read_text())
 
-    # Killed in the second epoch or later: resuming inside the first epoch would also succeed with
-    # transformers' stock length-grouped sampler, whose order for later epochs depends on the global
-    # RNG state after the earlier epochs' dropout, which a resumed process cannot restore in time.
-    checkpoint = kill_after_checkpoint(command(tiny_bert, news_csv, killed_dir), killed_dir, STEPS_PER_EPOCH)
+    # Killed in the second epoch: resuming inside the first would also succeed with transformers'
+    # stock length-grouped sampler, whose order for later epochs depends on the global RNG state
+    # after the earlier epochs' dropout, which a resumed process cannot restore in time.
+    per_epoch = steps_per_epoch(processes)
+    checkpoint = kill_after_checkpoint(command(tiny_bert, news_csv, killed_dir, processes), killed_dir, per_epoch)
     step = step_of(checkpoint)
-    assert step > STEPS_PER_EPOCH and step % STEPS_PER_EPOCH != 0, "the kill must land mid-epoch, after epoch 1"
+    assert per_epoch < step < EPOCHS * per_epoch, "the kill must land mid-way through epoch 2"
     assert not Path(killed_dir, RESULTS_FILE).exists()
-    assert not [name for name in os.listdir(killed_dir) if name.endswith(".tmp")]
 
-    done = run(command(tiny_bert, news_csv, killed_dir, "--resume_from_checkpoint", "auto"))
-    assert f"resuming from {killed_dir}" in done.stderr
+    done = run(command(tiny_bert, news_csv, killed_dir, processes, "--resume_from_checkpoint", "auto"))
+    assert f"resuming from {checkpoint} (step {step})" in done.stderr
     resumed = json.loads(Path(killed_dir, RESULTS_FILE).read_text())
 
     # Same seed, same data order, same dropout masks from the restored RNG: the same model.
-    assert resumed["training"]["global_steps"] == reference["training"]["global_steps"] == 3 * STEPS_PER_EPOCH
+    assert resumed["training"]["global_steps"] == reference["training"]["global_steps"] == EPOCHS * per_epoch
     for key, value in reference["test_metrics"].items():
-        if key.startswith("test_") and key not in ("test_runtime", "test_samples_per_second", "test_steps_per_second"):
-            assert resumed["test_metrics"][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+        if key not in TIMINGS:
+            assert resumed["test_metrics"][key] == pytest.approx(value, rel=1e-6, abs=1e-7), key
     # The per-epoch table survives the kill: every epoch, the same losses as without it.
-    assert [row["epoch"] for row in resumed["epochs"]] == [1, 2, 3]
+    assert [row["epoch"] for row in resumed["epochs"]] == list(range(1, EPOCHS + 1))
     for got, want in zip(resumed["epochs"], reference["epochs"], strict=True):
-        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
-        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-5)
+        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-6)
+        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-6)
 
 
 def test_auto_skips_a_checkpoint_cut_short_while_saving(tmp_path):
@@ -188,3 +199,23 @@ def test_kill_during_result_writes_never_leaves_a_partial_file(tmp_path):
             assert (out / "results.md").read_text().count("| metric |") == 20000
     # a kill mid-write can leave a temporary behind, named for what it was, never the file itself
     assert all(name.startswith((".results.json.", ".results.md.")) for name in os.listdir(out) if name.endswith(".tmp"))
+
+
+def test_epoch_table_restores_a_mid_epoch_state_and_closes_an_epoch_cut_at_its_last_step():
+    row = {"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_metric": 0.5, "train_time": 2.0, "val_time": 0.1}
+    saved = {"rows": [{**row, "total_time": 2.1}], "losses": [[0.8, 4], [0.6, 4]], "epoch_elapsed": 1.5}
+    mid = TrainerState(global_step=44, epoch=1.22)
+    mid.stateful_callbacks = {STATE_KEY: {**saved, "run_elapsed": 3.6}}
+    table = EpochTableCallback("accuracy")
+    table.on_train_begin(None, mid, TrainerControl())
+    table.on_epoch_begin(None, mid, TrainerControl())  # the resumed epoch keeps the losses it logged
+    assert [r.epoch for r in table.rows] == [1] and table._losses == [(0.8, 4), (0.6, 4)]
+
+    # saved on the last step of epoch 2, before the epoch ended: the Trainer goes on with epoch 3
+    boundary = TrainerState(global_step=72, epoch=2.0)
+    boundary.stateful_callbacks = {STATE_KEY: {**saved, "run_elapsed": 5.0}}
+    table = EpochTableCallback("accuracy")
+    table.on_train_begin(None, boundary, TrainerControl())
+    assert [r.epoch for r in table.rows] == [1, 2]
+    assert table.rows[1].train_loss == pytest.approx(0.7) and table.rows[1].val_loss is None
+    assert table._losses == [] and not table._resumed_mid_epoch

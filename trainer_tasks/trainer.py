@@ -66,9 +66,19 @@ class TaskTrainer(HubPublishingMixin, Trainer):
             and isinstance(source, datasets.Dataset)
             and LENGTH_COLUMN in source.column_names
         ):
-            return EpochSeededLengthGroupedSampler(
+            self._length_sampler = EpochSeededLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 lengths=source[LENGTH_COLUMN],
                 seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
             )
+            return self._length_sampler
         return super()._get_train_sampler(train_dataset)
+
+    def _run_epoch(self, *args, **kwargs):
+        # accelerate forwards set_epoch to the sampler except in the dataloader that skips the
+        # batches already trained when resuming under DDP (SkipBatchSampler around BatchSamplerShard),
+        # where the sampler would replay epoch 0's order: tell it the epoch directly.
+        sampler = getattr(self, "_length_sampler", None)
+        if sampler is not None and "epoch" in kwargs:
+            sampler.set_epoch(kwargs["epoch"])
+        return super()._run_epoch(*args, **kwargs)
