@@ -1,4 +1,4 @@
-"""``TaskTrainer``: the Trainer with the project's data conventions.
+"""``TaskTrainer``: the Trainer with the project's data conventions and fast path.
 
 Kept deliberately small: methods that change the loss (class weights, distillation) subclass it
 with a config dataclass beside them, as trl pairs its trainers and configs.
@@ -6,14 +6,19 @@ with a config dataclass beside them, as trl pairs its trainers and configs.
 
 from __future__ import annotations
 
+import logging
+
 import datasets
 import torch
+from torch.utils.data import SequentialSampler
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from trainer_tasks import speed
 from trainer_tasks.publish import HubPublishingMixin
 
 LENGTH_COLUMN = "length"
+logger = logging.getLogger(__name__)
 
 
 class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
@@ -53,11 +58,19 @@ class TaskTrainer(HubPublishingMixin, Trainer):
     multiplies the loss by the number of processes (a 2-process run trained on twice the loss, and
     clipped twice the gradient) and skips the division by gradient-accumulation steps. Declaring
     that the model does not take loss kwargs restores the plain mean.
+
+    Evaluation batches are length-grouped too (lengths read from Arrow), and ``predict`` returns
+    predictions in dataset order, so prediction i belongs to example i.
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
+        if getattr(self.args, "cls_only_last_layer", False) and self.model is not None:
+            applied = speed.cls_only_last_layer(self.model)
+            logger.info(
+                "[CLS]-only last layer: %s", "on" if applied else f"not supported by {type(self.model).__name__}"
+            )
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         source = self.train_dataset
@@ -82,3 +95,27 @@ class TaskTrainer(HubPublishingMixin, Trainer):
         if sampler is not None and "epoch" in kwargs:
             sampler.set_epoch(kwargs["epoch"])
         return super()._run_epoch(*args, **kwargs)
+
+    def _get_eval_sampler(self, eval_dataset) -> torch.utils.data.Sampler | None:
+        """Evaluation batches of similar length (metrics do not depend on order), lengths read from Arrow."""
+        if (
+            self.args.train_sampling_strategy == "group_by_length"
+            and isinstance(eval_dataset, datasets.Dataset)
+            and "input_ids" in eval_dataset.column_names
+        ):
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return LengthGroupedSampler(
+                self.args.eval_batch_size,
+                lengths=speed.sequence_lengths(eval_dataset),
+                generator=torch.Generator().manual_seed(seed),
+            )
+        return super()._get_eval_sampler(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset) -> torch.utils.data.DataLoader:
+        """``predict`` batches in dataset order, so prediction i belongs to example i."""
+        return self._get_dataloader(
+            dataset=test_dataset,
+            description="test",
+            batch_size=self.args.eval_batch_size,
+            sampler_fn=lambda dataset: SequentialSampler(dataset) if self.args.world_size <= 1 else None,
+        )

@@ -1,0 +1,54 @@
+"""The throughput benchmark's smoke run: every configuration trains, predicts and is reported.
+
+Only the smoke mode runs here (seconds, tiny model built in-process); its numbers mean nothing,
+and nothing about speed is asserted. The real benchmark is run by hand (see its docstring).
+"""
+
+import json
+
+import torch
+
+from benchmarks import throughput
+
+
+def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
+    threads = torch.get_num_threads()
+    results = throughput.main(["--smoke", "--output", str(tmp_path)])
+    assert torch.get_num_threads() == threads  # the smoke's single thread does not leak into other tests
+
+    trained = {(row["task"], row["key"]) for row in results["train"]}
+    expected_news = set(throughput.DEFAULT_CONFIGS["news"]) - throughput.SMOKE_SKIPS
+    assert {key for task, key in trained if task == "news"} == expected_news
+    assert {key for task, key in trained if task == "toxic"} == set(throughput.DEFAULT_CONFIGS["toxic"])
+    for row in results["train"]:
+        assert row["samples_per_s"] > 0 and row["tokens_per_s"] > 0 and row["flops_per_s"] > 0
+        assert 0 <= row["padding_share"] < 1 and row["loss_measured_steps"] > 0
+    by_key = {(row["task"], row["key"]): row for row in results["train"]}
+    # what each configuration claims to do, it did
+    assert by_key["news", "seed"]["dtype"] == "fp32" and by_key["news", "plain-best"]["dtype"] == "bf16"
+    assert by_key["news", "ours-fp32"]["dtype"] == "fp32"
+    assert by_key["news", "ours-random"]["train_sampling_strategy"] == "random"
+    assert by_key["news", "ours-adamw"]["optim"] == "adamw_torch"
+    assert by_key["news", "ours"]["optim"] == "adamw_torch_fused"
+    assert by_key["news", "rc128"]["padding_share"] > by_key["news", "seed"]["padding_share"]
+    assert by_key["news", "ours"]["padding_share"] < by_key["news", "ours-random"]["padding_share"]
+    # same weights, same seed, same batches: seed style and dynamic padding reach the same loss
+    assert (
+        abs(by_key["news", "seed"]["loss_measured_steps"] - by_key["news", "plain-dyn"]["loss_measured_steps"]) < 1e-3
+    )
+
+    inference = {(row["task"], row["key"]): row for row in results["inference"]}
+    assert {key for _, key in inference} == {key for key, _ in throughput.INFER_CONFIGS}
+    for task in ("news", "toxic"):
+        assert inference[task, "ours-fp32"]["agreement_with_pipeline"] == 1.0  # same model, same labels
+        assert inference[task, "ours"]["texts_per_s"] > 0
+    assert {(row["task"], row["key"]) for row in results["quality"]} == {
+        (task, key) for task in ("news", "toxic") for key in throughput.QUALITY_CONFIGS
+    }
+    assert set(results["peaks"]) >= {"fp32", "bf16"} and all(max(v) > 0 for v in results["peaks"].values())
+
+    on_disk = json.loads((tmp_path / "throughput.json").read_text())
+    assert on_disk["train"][0]["key"] == results["train"][0]["key"]
+    table = (tmp_path / "throughput.md").read_text()
+    assert "| task | configuration | dtype | samples/s |" in table and "x seed style" in table
+    assert "seed style: pad to longest, fp32 | fp32 |" in table and "## Inference" in table
