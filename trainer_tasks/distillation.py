@@ -232,6 +232,8 @@ class DistillationTrainer(TaskTrainer):
     loss_is_scaled_for_ga = False
 
     def __init__(self, *args, distillation_args: DistillationArguments, **kwargs) -> None:
+        # The cosine term compares every position's hidden state: keep the full last layer.
+        self.needs_every_position = distillation_args.alpha_cos > 0
         super().__init__(*args, **kwargs)
         if distillation_args.teacher is None:
             raise TaskError("DistillationTrainer needs --teacher")

@@ -66,7 +66,11 @@ class TaskTrainer(HubPublishingMixin, Trainer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
-        if getattr(self.args, "cls_only_last_layer", False) and self.model is not None:
+        if (
+            getattr(self.args, "cls_only_last_layer", False)
+            and self.model is not None
+            and not getattr(self, "needs_every_position", False)  # e.g. distillation's hidden-state loss
+        ):
             applied = speed.cls_only_last_layer(self.model)
             logger.info(
                 "[CLS]-only last layer: %s", "on" if applied else f"not supported by {type(self.model).__name__}"
