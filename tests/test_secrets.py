@@ -71,6 +71,7 @@ def test_log_records_are_redacted_on_every_handler(monkeypatch):
     library = logging.getLogger("some_library")
     library.addHandler(handler)
     library.propagate = False  # as transformers' own logger: only a handler filter reaches it
+    library.setLevel(logging.INFO)  # independent of the root level that earlier in-process runs set
     try:
         redacting = install_log_redaction(secret_values())
         assert redacting is not None
