@@ -85,10 +85,11 @@ class TrainConfig:
     padding: str = "dynamic"  # "longest" (of the whole data set), "max128", "dynamic" (each batch's longest)
     order: str | None = None  # train_sampling_strategy: "random" or "group_by_length"
     bf16: bool | None = None
-    attention: str = "sdpa"
+    attention: str | None = None  # set after the trainer is built: overrides what ours chose
     optim: str | None = None
     compile: bool = False
     cls_only: bool | None = None
+    fast_dropout: bool | None = None
     threads: int | None = None
 
 
@@ -106,8 +107,9 @@ CONFIGS = [
     TrainConfig("ours-random", "ours, random order (no length grouping)", order="random"),
     TrainConfig("ours-longest", "ours, pad to longest (no dynamic padding)", padding="longest"),
     TrainConfig("ours-fullcls", "ours, full last layer (no [CLS]-only)", cls_only=False),
+    TrainConfig("ours-torchdrop", "ours, torch's dropout (no fast dropout)", fast_dropout=False),
     TrainConfig("ours-adamw", "ours, adamw_torch (not fused)", optim="adamw_torch"),
-    TrainConfig("ours-eager", "ours, eager attention (not SDPA)", attention="eager"),
+    TrainConfig("ours-sdpa", "ours, SDPA attention (torch's attention dropout)", attention="sdpa"),
     TrainConfig("ours-compile", "ours + torch.compile", compile=True),
     TrainConfig("ours-1thread", "ours, 1 thread", threads=1),
 ]
@@ -273,13 +275,13 @@ def training_arguments(config: TrainConfig, output_dir: str, max_steps: int, bat
         extra["bf16"] = config.bf16
     if config.cls_only is not None:
         extra["cls_only_last_layer"] = config.cls_only
+    if config.fast_dropout is not None:
+        extra["fast_dropout"] = config.fast_dropout
     return TaskTrainingArguments(**common, **extra)
 
 
 def make_trainer(config: TrainConfig, data: TaskData, args, collator, callbacks, train_steps: int):
     model = copy.deepcopy(data.model)
-    if config.attention != "sdpa":
-        model.set_attn_implementation(config.attention)
     train = data.splits["train"]
     if config.trainer == "plain":
         # What a user of the plain Trainer has: tokenized inputs, no precomputed length column.
@@ -303,6 +305,8 @@ def make_trainer(config: TrainConfig, data: TaskData, args, collator, callbacks,
             callbacks=callbacks,
         )
     trainer.remove_callback(PrinterCallback)  # one printed line per step would drown the progress lines
+    if config.attention is not None:
+        trainer.model.set_attn_implementation(config.attention)
     return trainer
 
 

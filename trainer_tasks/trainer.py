@@ -15,6 +15,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from trainer_tasks import speed
+from trainer_tasks.fast_dropout import use_fast_dropout
 from trainer_tasks.publish import HubPublishingMixin
 
 LENGTH_COLUMN = "length"
@@ -61,6 +62,9 @@ class TaskTrainer(HubPublishingMixin, Trainer):
 
     Evaluation batches are length-grouped too (lengths read from Arrow), and ``predict`` returns
     predictions in dataset order, so prediction i belongs to example i.
+
+    The CPU fast path is switched on here from the arguments: [CLS]-only last layer
+    (``trainer_tasks.speed``) and cheaper dropout masks (``trainer_tasks.fast_dropout``).
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -75,6 +79,8 @@ class TaskTrainer(HubPublishingMixin, Trainer):
             logger.info(
                 "[CLS]-only last layer: %s", "on" if applied else f"not supported by {type(self.model).__name__}"
             )
+        if getattr(self.args, "fast_dropout", False) and self.model is not None:
+            logger.info("fast dropout: %s", "on" if use_fast_dropout(self.model) else "off (model not on the CPU)")
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         source = self.train_dataset
