@@ -77,7 +77,9 @@ def test_model_keeps_its_results_and_files(fixture, request, tmp_path):
     folder = request.getfixturevalue(fixture)
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    batch = tokenizer(["a short text", "another, longer text with padding at the end"], padding=True, return_tensors="pt")
+    batch = tokenizer(
+        ["a short text", "another, longer text with padding at the end"], padding=True, return_tensors="pt"
+    )
     model.eval()
     before = model(**batch).logits
     assert use_fast_dropout(model)

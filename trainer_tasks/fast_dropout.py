@@ -42,7 +42,11 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.devic
     for size in shape:
         numel *= size
     words = torch.randint(
-        torch.iinfo(torch.int64).min, torch.iinfo(torch.int64).max, ((numel + 3) // 4,), dtype=torch.int64, device=device
+        torch.iinfo(torch.int64).min,
+        torch.iinfo(torch.int64).max,
+        ((numel + 3) // 4,),
+        dtype=torch.int64,
+        device=device,
     )
     threshold = round(p * _LEVELS) - _OFFSET
     return (words.view(torch.int16)[:numel] >= threshold).view(shape)
