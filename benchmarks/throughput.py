@@ -14,8 +14,9 @@ Configurations: seed style (pad to the longest input of the whole data set, fp32
 ``run_classification.py`` default (pad to 128, fp32), the plain ``Trainer`` with each speed flag,
 ours (``TaskTrainer`` + ``TaskTrainingArguments`` defaults) and ours with one option changed.
 Inference compares ``pipeline()`` over the list at its default batch size with
-``trainer_tasks.speed.predict_scores``. The quality section trains seed style, ours in fp32 and ours
-for ``--quality_steps`` and evaluates them on the same validation examples.
+``trainer-tasks predict`` (``TextClassifier``) in fp32, its default, and bf16. The quality section
+trains seed style, the best plain Trainer, ours, ours in fp32 and ours with torch's dropout for
+``--quality_steps`` and evaluates them on the same validation examples.
 
 Results: a printed markdown table, and ``throughput.md`` / ``throughput.json`` under ``--output``.
 """
@@ -60,9 +61,9 @@ from transformers import (  # noqa: E402
 
 from benchmarks import hardware  # noqa: E402
 from tasks import DataConfig, Task, get_task  # noqa: E402
-from trainer_tasks import speed  # noqa: E402
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments  # noqa: E402
 from trainer_tasks.modeling import load_model, load_tokenizer  # noqa: E402
+from trainer_tasks.predict import TextClassifier  # noqa: E402
 from trainer_tasks.preprocessing import tokenize_splits  # noqa: E402
 from trainer_tasks.results import markdown_table  # noqa: E402
 from trainer_tasks.trainer import TaskTrainer  # noqa: E402
@@ -115,10 +116,16 @@ CONFIGS = [
 ]
 CONFIG_KEYS = [config.key for config in CONFIGS]
 DEFAULT_CONFIGS = {
-    "news": CONFIG_KEYS,
+    "news": [key for key in CONFIG_KEYS if key != "ours-compile"],  # compiling: minutes, and slower here
     "toxic": ["seed", "rc128", "plain-best", "ours", "ours-fp32"],
 }
-QUALITY_CONFIGS = ["seed", "ours-fp32", "ours"]
+# Accuracy at equal steps: ours against seed style and the best plain Trainer, and each of ours'
+# changes to the numerics (bf16, fast dropout) against ours without it. Seed style on toxic pads
+# to 145 tokens: the slowest run of all, so toxic checks ours' own changes only.
+QUALITY_CONFIGS = {
+    "news": ["seed", "plain-best", "ours-fp32", "ours-torchdrop", "ours"],
+    "toxic": ["ours-fp32", "ours-torchdrop", "ours"],
+}
 SMOKE_SKIPS = {"ours-compile"}  # compiling takes minutes even for a tiny model
 
 
@@ -342,6 +349,7 @@ def train_once(config: TrainConfig, data: TaskData, args: argparse.Namespace, wo
         "bf16": bool(training_args.bf16),
         "optim": str(getattr(training_args.optim, "value", training_args.optim)),
         "train_sampling_strategy": training_args.train_sampling_strategy,
+        "fast_dropout": bool(getattr(training_args, "fast_dropout", False)),
     }
 
 
@@ -358,8 +366,8 @@ def save_for_pipeline(model: torch.nn.Module, tokenizer, folder: str) -> str:
 INFER_CONFIGS = [
     ("pipeline", "pipeline(), default batch size, fp32"),
     ("pipeline-64", "pipeline(batch_size=64), fp32"),
-    ("ours", "ours: predict_scores defaults"),
-    ("ours-fp32", "ours: predict_scores, fp32"),
+    ("ours", "ours: trainer-tasks predict (fp32, its default)"),
+    ("ours-bf16", "ours: trainer-tasks predict --precision bf16"),
 ]
 
 
@@ -378,21 +386,13 @@ def infer_once(key: str, model_dir: str, data: TaskData, args: argparse.Namespac
                 scores[row, order[item["label"]]] = item["score"]
         dtype = "fp32"
     else:
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).to(hardware.device())
-        bf16 = False if key == "ours-fp32" else None
+        dtype = "bf16" if key == "ours-bf16" else "fp32"
+        classifier = TextClassifier.load(model_dir, precision=dtype)
         started = time.perf_counter()
-        scores = speed.predict_scores(model, data.tokenizer, data.texts, batch_size=args.infer_batch_size, bf16=bf16)
+        scores = classifier.predict(data.texts, batch_size=args.infer_batch_size).scores
         hardware.synchronize()
         seconds = time.perf_counter() - started
-        dtype = "fp32" if key == "ours-fp32" else ("bf16" if resolved_bf16() else "fp32")
     return {"seconds": seconds, "texts_per_s": len(data.texts) / seconds, "dtype": dtype}, scores
-
-
-def resolved_bf16() -> bool:
-    dev = hardware.device().type
-    return speed.resolve_bf16(
-        None, fp16=False, device=dev, cuda_bf16=speed.cuda_supports_bf16(), cpuinfo=speed.read_cpuinfo()
-    )[0]
 
 
 def agreement(scores: np.ndarray, reference: np.ndarray, multi_label: bool) -> float:
@@ -480,6 +480,7 @@ def run_training(data: TaskData, configs: list[TrainConfig], args, peaks: dict, 
                 "loss_last_step": first["loss_last_step"],
                 "warmup_seconds": first["warmup_seconds"],
                 "optim": first["optim"],
+                "fast_dropout": first["fast_dropout"],
                 "train_sampling_strategy": first["train_sampling_strategy"],
                 "repeats": results,
             }
@@ -520,7 +521,7 @@ def run_inference(data: TaskData, model_dir: str, args, peaks: dict) -> list[dic
 def run_quality(data: TaskData, args, workdir: str) -> tuple[list[dict], object]:
     rows, best = [], None
     by_key = {config.key: config for config in CONFIGS}
-    for key in args.quality_configs:
+    for key in args.quality_configs or QUALITY_CONFIGS[data.task.name]:
         result, trainer = train_for_quality(by_key[key], data, args, os.path.join(workdir, f"quality-{key}"))
         rows.append({"task": data.task.name, "key": key, "configuration": by_key[key].label, **result})
         print(f"  [{data.task.name} quality] {by_key[key].label}: {result}", flush=True)
@@ -654,7 +655,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--infer_texts", type=int, default=1000)
     parser.add_argument("--infer_batch_size", type=int, default=128)
     parser.add_argument("--quality_steps", type=int, default=60)
-    parser.add_argument("--quality_configs", nargs="+", default=QUALITY_CONFIGS, choices=CONFIG_KEYS)
+    parser.add_argument(
+        "--quality_configs",
+        nargs="+",
+        choices=CONFIG_KEYS,
+        help="Configurations of the accuracy check (default: per task, QUALITY_CONFIGS).",
+    )
     parser.add_argument("--peak_size", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice).")
     parser.add_argument("--smoke", action="store_true", help="Tiny model and data built here; seconds.")

@@ -30,6 +30,7 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
     assert by_key["news", "ours-random"]["train_sampling_strategy"] == "random"
     assert by_key["news", "ours-adamw"]["optim"] == "adamw_torch"
     assert by_key["news", "ours"]["optim"] == "adamw_torch_fused"
+    assert by_key["news", "ours"]["fast_dropout"] and not by_key["news", "ours-torchdrop"]["fast_dropout"]
     assert by_key["news", "rc128"]["padding_share"] > by_key["news", "seed"]["padding_share"]
     assert by_key["news", "ours"]["padding_share"] < by_key["news", "ours-random"]["padding_share"]
     # same weights, same seed, same batches: seed style and dynamic padding reach the same loss
@@ -40,10 +41,11 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
     inference = {(row["task"], row["key"]): row for row in results["inference"]}
     assert {key for _, key in inference} == {key for key, _ in throughput.INFER_CONFIGS}
     for task in ("news", "toxic"):
-        assert inference[task, "ours-fp32"]["agreement_with_pipeline"] == 1.0  # same model, same labels
-        assert inference[task, "ours"]["texts_per_s"] > 0
+        assert inference[task, "ours"]["agreement_with_pipeline"] == 1.0  # fp32, same model: same labels
+        assert inference[task, "ours"]["dtype"] == "fp32" and inference[task, "ours-bf16"]["dtype"] == "bf16"
+        assert inference[task, "ours-bf16"]["texts_per_s"] > 0
     assert {(row["task"], row["key"]) for row in results["quality"]} == {
-        (task, key) for task in ("news", "toxic") for key in throughput.QUALITY_CONFIGS
+        (task, key) for task in ("news", "toxic") for key in throughput.QUALITY_CONFIGS[task]
     }
     assert set(results["peaks"]) >= {"fp32", "bf16"} and all(max(v) > 0 for v in results["peaks"].values())
 

@@ -13,6 +13,7 @@ import train
 from trainer_tasks import speed
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
 from trainer_tasks.parsing import parse_args
+from trainer_tasks.predict import TextClassifier
 from trainer_tasks.trainer import TaskTrainer
 
 ZEN4 = """processor\t: 0
@@ -121,22 +122,18 @@ TEXTS = [
 ]
 
 
-def test_predict_scores_match_pipeline_in_input_order(tmp_path, tiny_bert):
+def test_predict_matches_pipeline_in_input_order(tmp_path, tiny_bert):
+    """``trainer-tasks predict`` runs the [CLS]-only last layer and length-sorted batches: pipeline()'s scores."""
     model = _classifier(tiny_bert, "single_label_classification")
     model.save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(tmp_path)
     reference = pipeline("text-classification", model=str(tmp_path), top_k=None)(TEXTS)
     expected = np.array([[row_scores[f"LABEL_{i}"] for i in range(3)] for row_scores in
                          ({item["label"]: item["score"] for item in row} for row in reference)])  # fmt: skip
-    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
-    fp32 = speed.predict_scores(
-        AutoModelForSequenceClassification.from_pretrained(tmp_path), tokenizer, TEXTS, batch_size=2, bf16=False
-    )
-    np.testing.assert_allclose(fp32, expected, rtol=1e-4, atol=1e-5)
-    bf16 = speed.predict_scores(
-        AutoModelForSequenceClassification.from_pretrained(tmp_path), tokenizer, TEXTS, batch_size=2, bf16=True
-    )
-    np.testing.assert_allclose(bf16, expected, atol=0.03)
+    fp32 = TextClassifier.load(str(tmp_path))
+    np.testing.assert_allclose(fp32.predict(TEXTS, batch_size=2).scores, expected, rtol=1e-4, atol=1e-5)
+    bf16 = TextClassifier.load(str(tmp_path), precision="bf16")
+    np.testing.assert_allclose(bf16.predict(TEXTS, batch_size=2).scores, expected, atol=0.03)
 
 
 def test_predict_keeps_dataset_order_with_length_grouping(tmp_path, tiny_bert):

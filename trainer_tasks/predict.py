@@ -34,6 +34,7 @@ from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrained
 
 from tasks import TaskError
 from tasks.data import is_gzip, open_text
+from trainer_tasks import speed
 from trainer_tasks.preprocessing import HARD_MAX_LENGTH
 from trainer_tasks.thresholds import thresholds_from_config
 
@@ -93,13 +94,17 @@ def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[
         model = AutoModelForSequenceClassification.from_pretrained(name, config=config).eval()
     except (OSError, ValueError) as error:
         raise _cannot_load(name, error) from None
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    speed.cls_only_last_layer(model)  # exact: the head reads [CLS] only; 14% less work on 6 layers
     accepted = inspect.signature(model.forward).parameters
 
     def run(batch: dict[str, np.ndarray]) -> np.ndarray:
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        bf16 = precision == "bf16"
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
-            inputs = {key: torch.from_numpy(value) for key, value in batch.items() if key in accepted}
-            return model(**inputs).logits.float().numpy()
+            inputs = {key: torch.from_numpy(value).to(device) for key, value in batch.items() if key in accepted}
+            return model(**inputs).logits.float().cpu().numpy()
 
     return run, list(accepted)
 

@@ -11,7 +11,6 @@ Every switch here is exact or was shown as accurate on real data (``benchmarks/t
   and gradients with about ``5 / (6 * layers)`` less work (14% on 6 layers).
 - ``sequence_lengths``: the lengths of tokenized inputs read from Arrow in one call, for length
   grouping without a Python loop over every example.
-- ``predict_scores``: inference sorted by length, batched, in bf16 where fast.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 import types
-from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 logger = logging.getLogger(__name__)
@@ -187,7 +184,7 @@ def cls_only_last_layer(model: torch.nn.Module) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
-# Lengths and inference
+# Lengths
 
 
 def sequence_lengths(dataset, column: str = "input_ids") -> list[int]:
@@ -196,52 +193,3 @@ def sequence_lengths(dataset, column: str = "input_ids") -> list[int]:
 
     table = dataset.with_format("arrow")[:]
     return pc.list_value_length(table.column(column)).to_numpy(zero_copy_only=False).tolist()
-
-
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices in batches of similar length, longest first: the least padding for inference."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-
-
-@torch.inference_mode()
-def predict_scores(
-    model,
-    tokenizer,
-    texts: Sequence[str],
-    *,
-    batch_size: int = 128,
-    bf16: bool | None = None,
-    max_length: int | None = None,
-) -> np.ndarray:
-    """Class probabilities for ``texts`` in their order: softmax, or sigmoid for multi-label models.
-
-    Texts are tokenized once, run longest first in batches padded to their own longest text, with
-    bf16 autocast where the hardware runs it fast (``bf16=None``) and the [CLS]-only last layer.
-    """
-    device = next(model.parameters()).device
-    if bf16 is None:
-        bf16, _ = resolve_bf16(
-            None, fp16=False, device=device.type, cuda_bf16=cuda_supports_bf16(), cpuinfo=read_cpuinfo()
-        )
-    model.eval()
-    cls_only_last_layer(model)
-    limit = max_length or min(tokenizer.model_max_length, 512)
-    encoded = tokenizer(list(texts), truncation=True, max_length=limit, return_token_type_ids=False)
-    ids = encoded["input_ids"]
-    pad_id = tokenizer.pad_token_id or 0
-    multi_label = getattr(model.config, "problem_type", None) == "multi_label_classification"
-    scores = np.empty((len(ids), model.config.num_labels), dtype=np.float32)
-    for batch in length_sorted_batches([len(row) for row in ids], batch_size):
-        width = len(ids[batch[0]])
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, index in enumerate(batch):
-            tokens = ids[index]
-            input_ids[row, : len(tokens)] = torch.tensor(tokens)
-            attention_mask[row, : len(tokens)] = 1
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        probabilities = torch.sigmoid(logits.float()) if multi_label else torch.softmax(logits.float(), dim=-1)
-        scores[batch] = probabilities.cpu().numpy()
-    return scores
