@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks=[epoch_table, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
     train_output = trainer.train(resume_from_checkpoint=resolve_checkpoint(training_args))
-    test_metrics = evaluate_test(trainer, splits["test"])
-    threshold_results = tune_thresholds(trainer, splits, task, threshold_args)  # multi-label only; into the config
+    test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
+    # multi-label only: tuned on validation, saved into the config; test scored from its predictions
+    threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
     trainer.save_model()
 
     results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)

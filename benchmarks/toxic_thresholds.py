@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks.environment import set_defaults  # noqa: E402
+
 # One intra-op thread by default: on cores shared with other jobs, OpenMP threads spin at barriers
 # waiting for a core (BENCHMARK_THREADS=2 to use both cores of an idle machine).
-os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("BENCHMARK_THREADS", "1"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+set_defaults(threads="1")
 
 import numpy as np  # noqa: E402
 

@@ -18,7 +18,7 @@ SHARED = Path(os.environ.get("TRAINER_TASKS_SHARED", ROOT.parent / "shared"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import builders  # noqa: E402
+from trainer_tasks import testing as builders  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-import builders
 import pytest
 from conftest import ROOT, train_args
 from transformers import AutoTokenizer
 
 import train
 from tasks import DataConfig, TaskError, get_task
+from trainer_tasks import testing as builders
 from trainer_tasks.arguments import DataArguments
 from trainer_tasks.preprocessing import limit_samples, tokenize_splits
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import builders
 import numpy as np
 import pytest
 import torch
@@ -24,6 +23,7 @@ from transformers import (
 
 import train
 from tasks import TaskError
+from trainer_tasks import testing as builders
 from trainer_tasks.arguments import TaskTrainingArguments
 from trainer_tasks.distillation import (
     DistillationArguments,

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-import builders
 import numpy as np
 import pytest
 
 from tasks import DataConfig, TaskError, get_task
 from tasks.news import LABELS
+from trainer_tasks import testing as builders
 
 NEWS = get_task("news")
 

@@ -10,6 +10,7 @@ huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE once, at import.
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -242,6 +243,22 @@ def test_retry_after_the_endpoint_was_down_pushes_the_folder_as_is(hub, news_ref
     got = round_trip(client_env(tmp, HF_ENDPOINT=hub.url, HF_TOKEN=TOKEN), repo_id, out, NEWS_TEXTS)  # private
     assert_same_predictions(got["remote"], got["local"])
     assert all(len(row) == 4 for row in got["remote"]) and len(got["usage"].strip().splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_a_folder_holding_the_token_is_never_uploaded(hub, news_refused, tmp_path):
+    """Whatever wrote it there, a token in any file of the folder stops the push before a byte is sent."""
+    out, _, _ = news_refused
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    (copy / "notes.txt").write_text(f"pasted by mistake: {TOKEN}\n")
+    repo_id = f"{USER}/news-tiny"
+    commits = hub.commit_titles(repo_id)
+    refused = run(card_command(copy), client_env(tmp_path, HF_TOKEN=TOKEN), expect=2)
+    error = refused.stderr.strip().splitlines()[-1]
+    assert "contain the Hub token" in error and str(copy / "notes.txt") in error
+    assert TOKEN not in refused.stderr + refused.stdout
+    assert hub.commit_titles(repo_id) == commits
 
 
 @pytest.mark.slow

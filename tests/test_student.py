@@ -1,12 +1,12 @@
 """The half-depth student: its weights are the teacher's chosen layers, and it is a normal checkpoint."""
 
-import builders
 import pytest
 import torch
 from transformers import AutoConfig, AutoModel, BertConfig, BertForSequenceClassification, pipeline
 
 from tasks import TaskError
 from trainer_tasks import cli
+from trainer_tasks import testing as builders
 from trainer_tasks.student import build_student, every_other_layer, save_student
 
 NEWS_LABELS = {0: "business", 1: "science/tech", 2: "entertainment", 3: "health"}

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-import builders
 import numpy as np
 import pytest
 
 from tasks import DataConfig, TaskError, get_task
 from tasks.toxic import LABELS
+from trainer_tasks import testing as builders
 
 TOXIC = get_task("toxic")
 

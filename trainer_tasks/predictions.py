@@ -57,20 +57,22 @@ def load_predictions(folder: str) -> Predictions | None:
         )
 
 
-def evaluate_test(trainer: Trainer, test_dataset) -> dict[str, float]:
-    """Test metrics (``test_*``) as ``trainer.evaluate`` returns them, keeping predictions and log history."""
+def evaluate_test(trainer: Trainer, test_dataset) -> tuple[dict[str, float], Predictions]:
+    """Test metrics (``test_*``) as ``trainer.evaluate`` returns them, and the test predictions.
+
+    Process 0 keeps the predictions (``predictions_test.npz``) and the log history; every process
+    gets them back, so later steps (threshold tuning) score the test split without predicting it again.
+    """
     output = trainer.predict(test_dataset, metric_key_prefix="test")
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    config = trainer.model.config
+    predictions = Predictions(
+        logits=np.asarray(logits),
+        labels=np.asarray(output.label_ids),
+        label_names=tuple(config.id2label[i] for i in sorted(config.id2label)),
+        problem_type=config.problem_type,
+    )
     if trainer.is_world_process_zero():
-        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-        config = trainer.model.config
-        save_predictions(
-            trainer.args.output_dir,
-            Predictions(
-                logits=np.asarray(logits),
-                labels=np.asarray(output.label_ids),
-                label_names=tuple(config.id2label[i] for i in sorted(config.id2label)),
-                problem_type=config.problem_type,
-            ),
-        )
+        save_predictions(trainer.args.output_dir, predictions)
     trainer.save_state()  # trainer_state.json with the log history (process 0 only)
-    return output.metrics
+    return output.metrics, predictions

@@ -35,6 +35,7 @@ from transformers.trainer_utils import TrainOutput
 from tasks import Task, TaskError, get_task
 from trainer_tasks.card import CARD_FILE, collect_card, write_card
 from trainer_tasks.results import RESULTS_FILE, collect_results
+from trainer_tasks.secrets import check_no_secrets, secret_values
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,12 @@ def ensure_repo(api: HfApi, repo_id: str, folder: str, private: bool | None = No
 def upload_output(
     api: HfApi, folder: str, repo_id: str, message: str, revision: str | None = None, token: str | None = None
 ) -> str:
-    """Upload the output folder (checkpoints and underscore files left out, as the Trainer does); the commit URL."""
+    """Upload the output folder (checkpoints and underscore files left out, as the Trainer does); the commit URL.
+
+    Refuses, before anything is sent, a folder in which any file holds a token this process knows
+    (the argument, HF_TOKEN, the login file): a last guard behind keeping the token out by construction.
+    """
+    check_no_secrets(folder, [*secret_values(), *([token] if token else [])])
     where = f"{api.endpoint}/{repo_id}"
     with hub_failure(f"push of {folder} to {where}", api.endpoint, retry_hint(folder), token):
         info = api.upload_folder(

@@ -21,6 +21,7 @@ from transformers import PretrainedConfig, Trainer
 
 from tasks import Task, TaskError
 from tasks.metrics import multi_label_scores, sigmoid
+from trainer_tasks.predictions import Predictions
 
 logger = logging.getLogger(__name__)
 
@@ -172,13 +173,16 @@ def _probabilities_and_labels(trainer: Trainer, dataset, prefix: str) -> tuple[n
     return sigmoid(np.asarray(logits, dtype=np.float64)), np.asarray(output.label_ids).astype(int)
 
 
-def tune_thresholds(trainer: Trainer, splits: DatasetDict, task: Task, args: ThresholdArguments) -> dict:
+def tune_thresholds(
+    trainer: Trainer, splits: DatasetDict, task: Task, args: ThresholdArguments, test: Predictions | None = None
+) -> dict:
     """Tune on validation, store in the model config, and score test at 0.5 and at the tuned values.
 
     Returns the ``results.json`` entries: ``thresholds`` ({label: value}), ``threshold_tuning``
     (per-label evidence) and ``test_metrics_tuned`` (the keys of ``test_metrics``, which stay at
-    0.5). Empty for single-label tasks. Costs one prediction pass over validation and one over
-    test: the test split is scored here, never used to choose.
+    0.5). Empty for single-label tasks. Costs one prediction pass over validation; the test split
+    is scored from ``test`` (``evaluate_test``'s predictions) when given, else predicted here. It is
+    only ever scored, never used to choose.
     """
     config = trainer.model.config
     if not task.is_multi_label or not args.tune_thresholds:
@@ -199,7 +203,10 @@ def tune_thresholds(trainer: Trainer, splits: DatasetDict, task: Task, args: Thr
             row.validation_score_tuned, row.validation_positives, f"; {row.note}" if row.note else "",
         )  # fmt: skip
 
-    test_probabilities, test_labels = _probabilities_and_labels(trainer, splits["test"], "test")
+    if test is not None:
+        test_probabilities, test_labels = sigmoid(np.asarray(test.logits, dtype=np.float64)), test.labels.astype(int)
+    else:
+        test_probabilities, test_labels = _probabilities_and_labels(trainer, splits["test"], "test")
     cut_offs = np.array([thresholds[name] for name in labels])
     tuned = multi_label_scores(test_labels, test_probabilities >= cut_offs, labels, test_probabilities)
     return {

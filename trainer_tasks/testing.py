@@ -1,8 +1,9 @@
-"""Tiny models, tokenizers and data files that the tests build themselves.
+"""Tiny models, tokenizers and data files built on the spot, for tests and smoke runs.
 
-Nothing here is read from ../shared: the synthetic headlines and comments carry a learnable signal
-(class keywords among shared filler words) so a two-layer model trained for seconds must beat
-chance, which is what the end-to-end tests assert.
+The project's counterpart of ``transformers.testing_utils``. Nothing here is read from ../shared
+or the Hub: the synthetic headlines and comments carry a learnable signal (class keywords among
+shared filler words) so a two-layer model trained for seconds must beat chance, which is what the
+end-to-end tests assert. The benchmark's ``--smoke`` run uses the same assets.
 """
 
 from __future__ import annotations
