@@ -33,9 +33,10 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
     assert by_key["news", "ours"]["fast_dropout"] and not by_key["news", "ours-torchdrop"]["fast_dropout"]
     assert by_key["news", "rc128"]["padding_share"] > by_key["news", "seed"]["padding_share"]
     assert by_key["news", "ours"]["padding_share"] < by_key["news", "ours-random"]["padding_share"]
-    # same weights, same seed, same batches: seed style and dynamic padding reach the same loss
+    # same weights, same seed, same batches: seed style and dynamic padding reach the same loss, up to
+    # dropout (its masks are drawn over the padded shape, so the two runs drop different units)
     assert (
-        abs(by_key["news", "seed"]["loss_measured_steps"] - by_key["news", "plain-dyn"]["loss_measured_steps"]) < 1e-3
+        abs(by_key["news", "seed"]["loss_measured_steps"] - by_key["news", "plain-dyn"]["loss_measured_steps"]) < 0.02
     )
 
     inference = {(row["task"], row["key"]): row for row in results["inference"]}
