@@ -164,3 +164,24 @@ def test_train_with_new_defaults_learns(tmp_path, tiny_bert, news_csv):
     # learned classes depending on its random draws (dropout included), with or without the fast path.
     assert results["test_metrics"]["test_accuracy"] > 0.4
     assert results["epochs"][-1]["train_loss"] < 0.8 * results["epochs"][0]["train_loss"]
+
+
+@pytest.mark.parametrize(("fixture", "heads"), [("tiny_bert", ["bert.pooler", "classifier"]),
+                                                ("tiny_distilbert", ["pre_classifier", "classifier"])])  # fmt: skip
+def test_head_runs_in_fp32_under_bf16_autocast(fixture, heads, request):
+    """bf16 logits keep 8 mantissa bits: scores of different texts tie and rankings (ROC-AUC, thresholds) break."""
+    model = AutoModelForSequenceClassification.from_pretrained(request.getfixturevalue(fixture), num_labels=6).eval()
+    tokenizer = AutoTokenizer.from_pretrained(request.getfixturevalue(fixture))
+    batch = tokenizer([f"text number {i} " * (1 + i % 5) for i in range(40)], padding=True, return_tensors="pt")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = model(**batch).logits
+        assert speed.fp32_head(model) == heads
+        fp32_head = model(**batch).logits
+    assert bf16.dtype == torch.bfloat16 and fp32_head.dtype == torch.float32
+    assert all(getattr(module, "_fp32_head", False) for name, module in model.named_modules() if name in heads)
+    assert torch.allclose(fp32_head, bf16.float(), atol=0.05)
+    assert len(torch.unique(fp32_head)) > len(torch.unique(bf16))
+    with torch.no_grad():  # outside autocast nothing changes
+        plain = AutoModelForSequenceClassification.from_pretrained(request.getfixturevalue(fixture), num_labels=6)
+        plain.load_state_dict(model.state_dict())
+        assert torch.equal(plain.eval()(**batch).logits, model(**batch).logits)

@@ -9,6 +9,11 @@ Every switch here is exact or was shown as accurate on real data (``benchmarks/t
   layer and nothing else, so that layer only needs the keys and values of the other positions.
   Computing its queries, output projection and feed-forward for [CLS] alone gives the same logits
   and gradients with about ``5 / (6 * layers)`` less work (14% on 6 layers).
+- ``fp32_head``: the pooler and classification head run in fp32 under bf16 autocast. In bf16
+  their outputs keep 8 bits of mantissa: a model early in training gave only 4 distinct logits for
+  a rare toxic label over 1,752 comments, which turned its ROC-AUC (and any threshold tuned on
+  those scores) into noise (macro ROC-AUC 0.71 evaluated in bf16, 0.88 with an fp32 head, same
+  weights). The head is a few hundred multiply-adds per text: no measurable cost.
 - ``sequence_lengths``: the lengths of tokenized inputs read from Arrow in one call, for length
   grouping without a Python loop over every example.
 """
@@ -181,6 +186,39 @@ def cls_only_last_layer(model: torch.nn.Module) -> bool:
     layer.forward = types.MethodType(forward, layer)
     layer._cls_only = True
     return True
+
+
+# ----------------------------------------------------------------------------------------------
+# fp32 head
+
+
+def _fp32_forward(self, *args, **kwargs):
+    device_type = next(self.parameters()).device.type
+    args = [arg.float() if torch.is_tensor(arg) and arg.is_floating_point() else arg for arg in args]
+    with torch.autocast(device_type, enabled=False):
+        return type(self).forward(self, *args, **kwargs)
+
+
+def fp32_head(model: torch.nn.Module) -> list[str]:
+    """Run the pooler and every head module beside the base model in fp32, even under autocast; their names.
+
+    Patches ``forward`` on the instances (parameters and saved files are unchanged). Heads are the
+    model's direct children other than its base model (``classifier``, DistilBERT's
+    ``pre_classifier``); the pooler is the base model's ``pooler``, where there is one.
+    """
+    prefix = getattr(model, "base_model_prefix", "")
+    base = getattr(model, prefix, None)
+    modules = {f"{prefix}.pooler": getattr(base, "pooler", None)}
+    modules |= {name: child for name, child in model.named_children() if name != prefix}
+    patched = []
+    for name, module in modules.items():
+        if module is None or next(module.parameters(), None) is None:
+            continue
+        if not getattr(module, "_fp32_head", False):
+            module.forward = types.MethodType(_fp32_forward, module)
+            module._fp32_head = True
+        patched.append(name)
+    return patched
 
 
 # ----------------------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ class TaskTrainer(HubPublishingMixin, Trainer):
     predictions in dataset order, so prediction i belongs to example i.
 
     The CPU fast path is switched on here from the arguments: [CLS]-only last layer
-    (``trainer_tasks.speed``) and cheaper dropout masks (``trainer_tasks.fast_dropout``).
+    (``trainer_tasks.speed``) and cheaper dropout masks (``trainer_tasks.fast_dropout``). Under
+    mixed precision the pooler and head run in fp32 (``speed.fp32_head``), so scores keep their ranking.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -79,6 +80,8 @@ class TaskTrainer(HubPublishingMixin, Trainer):
             logger.info(
                 "[CLS]-only last layer: %s", "on" if applied else f"not supported by {type(self.model).__name__}"
             )
+        if self.model is not None and (self.args.bf16 or self.args.fp16):
+            logger.info("fp32 head under mixed precision: %s", ", ".join(speed.fp32_head(self.model)) or "none found")
         if getattr(self.args, "fast_dropout", False) and self.model is not None:
             logger.info("fast dropout: %s", "on" if use_fast_dropout(self.model) else "off (model not on the CPU)")
 
