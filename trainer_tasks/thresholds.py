@@ -174,15 +174,14 @@ def _probabilities_and_labels(trainer: Trainer, dataset, prefix: str) -> tuple[n
 
 
 def tune_thresholds(
-    trainer: Trainer, splits: DatasetDict, task: Task, args: ThresholdArguments, test: Predictions | None = None
+    trainer: Trainer, splits: DatasetDict, task: Task, args: ThresholdArguments, test: Predictions
 ) -> dict:
     """Tune on validation, store in the model config, and score test at 0.5 and at the tuned values.
 
     Returns the ``results.json`` entries: ``thresholds`` ({label: value}), ``threshold_tuning``
     (per-label evidence) and ``test_metrics_tuned`` (the keys of ``test_metrics``, which stay at
     0.5). Empty for single-label tasks. Costs one prediction pass over validation; the test split
-    is scored from ``test`` (``evaluate_test``'s predictions) when given, else predicted here. It is
-    only ever scored, never used to choose.
+    is scored from ``test`` (``evaluate_test``'s predictions), never used to choose.
     """
     config = trainer.model.config
     if not task.is_multi_label or not args.tune_thresholds:
@@ -203,10 +202,7 @@ def tune_thresholds(
             row.validation_score_tuned, row.validation_positives, f"; {row.note}" if row.note else "",
         )  # fmt: skip
 
-    if test is not None:
-        test_probabilities, test_labels = sigmoid(np.asarray(test.logits, dtype=np.float64)), test.labels.astype(int)
-    else:
-        test_probabilities, test_labels = _probabilities_and_labels(trainer, splits["test"], "test")
+    test_probabilities, test_labels = sigmoid(np.asarray(test.logits, dtype=np.float64)), test.labels.astype(int)
     cut_offs = np.array([thresholds[name] for name in labels])
     tuned = multi_label_scores(test_labels, test_probabilities >= cut_offs, labels, test_probabilities)
     return {
