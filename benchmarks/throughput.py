@@ -14,7 +14,9 @@ Configurations: seed style (pad to the longest input of the whole data set, fp32
 ``run_classification.py`` default (pad to 128, fp32), the plain ``Trainer`` with each speed flag,
 ours (``TaskTrainer`` + ``TaskTrainingArguments`` defaults) and ours with one option changed.
 Inference compares ``pipeline()`` over the list at its default batch size with
-``trainer-tasks predict`` (``TextClassifier``) in fp32, its default, and bf16. The quality section
+``trainer-tasks predict`` (``TextClassifier``) at its defaults (bf16 where the hardware runs it
+natively, batches capped by padded tokens), in fp32, and with fixed 64-text batches; each row
+also scores its predictions on the true labels. The quality section
 trains seed style, the best plain Trainer, ours, ours in fp32 and ours with torch's dropout for
 ``--quality_steps`` and evaluates them on the same validation examples.
 
@@ -143,6 +145,7 @@ class TaskData:
     splits: DatasetDict  # train / validation subsets, tokenized without padding, with a length column
     longest: int  # longest tokenized input of the whole data set: what seed style pads to
     texts: list[str]  # inference texts (validation)
+    text_labels: np.ndarray  # their true labels, to score each inference configuration
     model: torch.nn.Module  # the initial weights every run starts from
     model_path: str
     description: dict = field(default_factory=dict)
@@ -193,7 +196,8 @@ def prepare_task(name: str, files: list[str], model_path: str, args: argparse.Na
         "prepare_seconds": round(time.perf_counter() - started, 1),
     }
     texts = list(subset["validation"]["text"])[: args.infer_texts]
-    return TaskData(task, tokenizer, splits, longest, texts, model, model_path, description)
+    text_labels = np.asarray(subset["validation"]["labels"][: args.infer_texts])
+    return TaskData(task, tokenizer, splits, longest, texts, text_labels, model, model_path, description)
 
 
 class FixedLengthCollator:
@@ -369,9 +373,12 @@ def save_for_pipeline(model: torch.nn.Module, tokenizer, folder: str) -> str:
 INFER_CONFIGS = [
     ("pipeline", "pipeline(), default batch size, fp32"),
     ("pipeline-64", "pipeline(batch_size=64), fp32"),
-    ("ours", "ours: trainer-tasks predict (fp32, its default)"),
-    ("ours-bf16", "ours: trainer-tasks predict --precision bf16"),
+    ("ours", "ours: trainer-tasks predict, defaults"),
+    ("ours-fp32", "ours, --precision fp32"),
+    ("ours-64-texts", "ours, 64 texts per batch (no token budget)"),
 ]
+# What each of our rows passes to TextClassifier: (precision, batch_size, batch_tokens); None = default.
+OURS_INFER = {"ours": ("auto", None, None), "ours-fp32": ("fp32", None, None), "ours-64-texts": ("auto", 64, 10**9)}
 
 
 def infer_once(key: str, model_dir: str, data: TaskData, args: argparse.Namespace) -> tuple[dict, np.ndarray]:
@@ -389,13 +396,24 @@ def infer_once(key: str, model_dir: str, data: TaskData, args: argparse.Namespac
                 scores[row, order[item["label"]]] = item["score"]
         dtype = "fp32"
     else:
-        dtype = "bf16" if key == "ours-bf16" else "fp32"
-        classifier = TextClassifier.load(model_dir, precision=dtype)
+        precision, batch_size, batch_tokens = OURS_INFER[key]
+        classifier = TextClassifier.load(model_dir, precision=precision)
+        limits = {"batch_size": batch_size, "batch_tokens": batch_tokens}
         started = time.perf_counter()
-        scores = classifier.predict(data.texts, batch_size=args.infer_batch_size).scores
+        scores = classifier.predict(data.texts, **{k: v for k, v in limits.items() if v is not None}).scores
         hardware.synchronize()
         seconds = time.perf_counter() - started
+        dtype = classifier.backend.split()[-1]
     return {"seconds": seconds, "texts_per_s": len(data.texts) / seconds, "dtype": dtype}, scores
+
+
+def score_metrics(task: Task, scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The task's metrics of predicted probabilities, through its own ``compute_metrics`` (which takes logits)."""
+    from transformers import EvalPrediction
+
+    clipped = np.clip(scores.astype(np.float64), 1e-12, 1 - 1e-12)
+    logits = np.log(clipped / (1 - clipped)) if task.is_multi_label else np.log(clipped)
+    return task.compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))
 
 
 def agreement(scores: np.ndarray, reference: np.ndarray, multi_label: bool) -> float:
@@ -516,6 +534,7 @@ def run_inference(data: TaskData, model_dir: str, args, peaks: dict) -> list[dic
                 "tokens_per_s": int(lengths.sum()) / seconds,
                 "flops_per_s": flops / seconds,
                 "agreement_with_pipeline": agreement(scores[key], scores["pipeline"], data.task.is_multi_label),
+                "metrics": score_metrics(data.task, scores[key], data.text_labels),
                 "repeats": runs[key],
             }
         )
@@ -598,11 +617,13 @@ def render(results: dict) -> str:
         ]
     if results["inference"]:
         lines += ["## Inference", ""]
-        header = ["task", "configuration", "dtype", "texts/s", "x pipeline()", "same labels as pipeline()", "% of peak"]
+        header = ["task", "configuration", "dtype", "texts/s", "x pipeline()", "% of peak",
+                  "same labels as pipeline()", "metric", "value", "second metric", "value"]  # fmt: skip
         rows = []
         for task in dict.fromkeys(row["task"] for row in results["inference"]):
             task_rows = [row for row in results["inference"] if row["task"] == task]
             base = next(row["texts_per_s"] for row in task_rows if row["key"] == "pipeline")
+            metric, second = get_task(task).primary_metric, SECOND_METRIC.get(task, "")
             rows += [
                 [
                     task,
@@ -610,12 +631,21 @@ def render(results: dict) -> str:
                     row["dtype"],
                     f"{row['texts_per_s']:.1f}",
                     f"{row['texts_per_s'] / base:.2f}",
-                    f"{100 * row['agreement_with_pipeline']:.1f}%",
                     f"{100 * share(row['flops_per_s'], row['dtype'], peaks):.0f}%",
+                    f"{100 * row['agreement_with_pipeline']:.1f}%",
+                    metric,
+                    f"{row.get('metrics', {}).get(metric, float('nan')):.4f}",
+                    second,
+                    f"{row.get('metrics', {}).get(second, float('nan')):.4f}",
                 ]
                 for row in task_rows
             ]
         lines += [markdown_table(header, rows), ""]
+        lines += [
+            "Metrics of the inference rows: the model scored on the true labels of the inference texts "
+            "(the quality section's model when that section ran, else the untrained initial weights).",
+            "",
+        ]
     if results["quality"]:
         lines += ["## Quality after the same number of steps", ""]
         header = ["task", "configuration", "steps", "metric", "value", "second metric", "value", "eval loss",
@@ -659,7 +689,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="Unmeasured optimizer steps first.")
     parser.add_argument("--repeats", type=int, default=3, help="Interleaved rounds; the median is reported.")
     parser.add_argument("--infer_texts", type=int, default=1000)
-    parser.add_argument("--infer_batch_size", type=int, default=128)
     parser.add_argument("--quality_steps", type=int, default=60)
     parser.add_argument(
         "--quality_configs",

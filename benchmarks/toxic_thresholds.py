@@ -68,7 +68,7 @@ def run(folder: Path, flags: list[str]) -> dict:
 
 def bf16_check(model: str, texts: list[str]) -> dict:
     """Largest score change and label flips when the same model runs under CPU bf16 autocast."""
-    exact = TextClassifier.load(model).predict(texts)
+    exact = TextClassifier.load(model, precision="fp32").predict(texts)
     fast = TextClassifier.load(model, precision="bf16").predict(texts)
     return {
         "texts": len(texts),

@@ -9,6 +9,8 @@ import json
 import torch
 
 from benchmarks import throughput
+from tasks import get_task
+from trainer_tasks import predict
 
 
 def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
@@ -41,10 +43,13 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
 
     inference = {(row["task"], row["key"]): row for row in results["inference"]}
     assert {key for _, key in inference} == {key for key, _ in throughput.INFER_CONFIGS}
+    auto = predict.resolve_precision("auto", "cpu")[0]  # what predict's default picks on this machine
     for task in ("news", "toxic"):
-        assert inference[task, "ours"]["agreement_with_pipeline"] == 1.0  # fp32, same model: same labels
-        assert inference[task, "ours"]["dtype"] == "fp32" and inference[task, "ours-bf16"]["dtype"] == "bf16"
-        assert inference[task, "ours-bf16"]["texts_per_s"] > 0
+        assert inference[task, "ours-fp32"]["agreement_with_pipeline"] == 1.0  # fp32, same model: same labels
+        assert inference[task, "ours-fp32"]["dtype"] == "fp32" and inference[task, "ours"]["dtype"] == auto
+        assert inference[task, "ours-64-texts"]["texts_per_s"] > 0
+        metric = get_task(task).primary_metric
+        assert all(0 <= inference[task, key]["metrics"][metric] <= 1 for key, _ in throughput.INFER_CONFIGS)
     assert {(row["task"], row["key"]) for row in results["quality"]} == {
         (task, key) for task in ("news", "toxic") for key in throughput.QUALITY_CONFIGS[task]
     }

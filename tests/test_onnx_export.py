@@ -57,7 +57,7 @@ def test_exported_folder_keeps_labels_problem_type_and_thresholds(exports, name)
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
 def test_onnx_scores_match_pytorch_within_1e_4(exports, name, batch_size):
     source, folder, _ = exports[name]
-    reference = TextClassifier.load(source).predict(TEXTS, batch_size=batch_size)
+    reference = TextClassifier.load(source, precision="fp32").predict(TEXTS, batch_size=batch_size)
     onnx = TextClassifier.load(folder)
     assert onnx.backend == "onnxruntime" and onnx.labels == TextClassifier.load(source).labels
     result = onnx.predict(TEXTS, batch_size=batch_size)
@@ -84,7 +84,8 @@ def test_predict_command_runs_on_the_onnx_folder_with_saved_thresholds(exports, 
     outputs = {}
     for kind, model in (("pytorch", source), ("onnx", folder)):
         outputs[kind] = tmp_path / f"{kind}.jsonl"
-        assert cli.main(["predict", model, str(texts), "--output", str(outputs[kind]), "--no_progress"]) == 0
+        command = ["predict", model, str(texts), "--output", str(outputs[kind]), "--no_progress", "--precision", "fp32"]
+        assert cli.main(command) == 0
     rows = {kind: [json.loads(line) for line in path.read_text().splitlines()] for kind, path in outputs.items()}
     assert [row["labels"] for row in rows["onnx"]] == [row["labels"] for row in rows["pytorch"]]
     assert any("threat" in row["labels"] for row in rows["onnx"])  # threshold 0.05: on for every text

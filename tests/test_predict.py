@@ -14,9 +14,10 @@ from conftest import ROOT
 
 from tasks import TaskError
 from tasks.toxic import LABELS as TOXIC_LABELS
-from trainer_tasks import cli
-from trainer_tasks.predict import TextClassifier, read_texts
+from trainer_tasks import cli, speed
+from trainer_tasks.predict import TextClassifier, read_texts, token_budget_batches
 
+EXACT = ["--precision", "fp32"]  # these tests compare scores with pipeline()'s to 1e-5
 NEWS_LABELS = ("business", "science/tech", "entertainment", "health")
 LONG = " ".join(["stupid idiot kill"] * 300)  # ~900 tokens: far past the tiny model's 128
 LINES = [
@@ -74,7 +75,7 @@ def test_text_file_with_blank_and_overlong_lines(tmp_path, toxic_model, capsys):
     source = tmp_path / "comments.txt"
     source.write_text("\n".join(LINES) + "\n", encoding="utf-8")
     output = tmp_path / "predictions.jsonl"
-    assert cli.main(["predict", toxic_model, str(source), "--output", str(output), "--batch_size", "3"]) == 0
+    assert cli.main(["predict", toxic_model, str(source), "--output", str(output), "--batch_size", "3", *EXACT]) == 0
     rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len(LINES)
     check_rows(rows, LINES, toxic_model)
@@ -88,7 +89,7 @@ def test_text_file_with_blank_and_overlong_lines(tmp_path, toxic_model, capsys):
 
 
 def test_truncated_text_scores_as_its_first_tokens(toxic_model):
-    classifier = TextClassifier.load(toxic_model)
+    classifier = TextClassifier.load(toxic_model, precision="fp32")
     prefix = classifier.tokenizer.decode(classifier.tokenizer(LONG, truncation=True, max_length=128)["input_ids"][1:-1])
     result = classifier.predict([LONG, prefix])
     assert result.truncated.tolist() == [True, False]
@@ -100,7 +101,7 @@ def test_csv_in_csv_out_keeps_rows_with_empty_cells_and_quoted_newlines(tmp_path
     source = tmp_path / "in.csv"
     pd.DataFrame({"id": range(len(texts)), "comment": texts}).to_csv(source, index=False)
     output = tmp_path / "out.csv"
-    command = ["predict", toxic_model, str(source), "--text_column", "comment", "--output", str(output)]
+    command = ["predict", toxic_model, str(source), "--text_column", "comment", "--output", str(output), *EXACT]
     assert cli.main(command) == 0
     with open(output, encoding="utf-8", newline="") as handle:
         table = list(csv.DictReader(handle))
@@ -125,14 +126,14 @@ def test_jsonl_to_stdout_with_blank_lines_bare_strings_and_nulls(tmp_path, toxic
     source = tmp_path / "in.jsonl"
     records = ['{"text": "kill hurt"}', "", '"a bare string"', '{"text": null, "id": 3}', '{"text": "last"}']
     source.write_text("\n".join(records) + "\n", encoding="utf-8")
-    assert cli.main(["predict", toxic_model, str(source), "--no_progress"]) == 0
+    assert cli.main(["predict", toxic_model, str(source), "--no_progress", *EXACT]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     check_rows(rows, ["kill hurt", "", "a bare string", "", "last"], toxic_model)
 
 
 def test_single_label_model_gives_softmax_and_argmax(news_model):
     texts = ["stocks market profit", "film star", "", "vaccine study"]
-    result = TextClassifier.load(news_model).predict(texts, batch_size=2)
+    result = TextClassifier.load(news_model, precision="fp32").predict(texts, batch_size=2)
     present = result.scores[[0, 1, 3]]
     np.testing.assert_allclose(present.sum(axis=1), 1.0, atol=1e-9)
     assert np.isnan(result.scores[2]).all() and result.labels[2] == []
@@ -163,7 +164,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, toxic_model, capsys):
 @pytest.mark.slow
 def test_cli_reads_stdin_and_writes_stdout_in_a_real_process(toxic_model):
     done = subprocess.run(
-        [sys.executable, "-m", "trainer_tasks.cli", "predict", toxic_model, "-", "--batch_size", "2"],
+        [sys.executable, "-m", "trainer_tasks.cli", "predict", toxic_model, "-", "--batch_size", "2", *EXACT],
         input="\n".join(LINES) + "\n",
         capture_output=True,
         text=True,
@@ -175,3 +176,38 @@ def test_cli_reads_stdin_and_writes_stdout_in_a_real_process(toxic_model):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     check_rows(rows, LINES, toxic_model)
     assert "2 empty" in done.stderr and "1 truncated" in done.stderr
+
+
+def test_token_budget_batches_cover_every_row_once_within_both_limits():
+    lengths = np.array([400, 120, 100, 60, 60, 33, 20, 20, 20, 9, 9, 3, 3, 3, 3, 3])
+    rows = np.arange(len(lengths)) * 10  # positions in some input order
+    batches = list(token_budget_batches(lengths, rows, batch_size=4, batch_tokens=128))
+    assert np.concatenate(batches).tolist() == rows.tolist()
+    start = 0
+    for batch in batches:
+        longest, count = lengths[start], len(batch)
+        assert count <= 4
+        assert count * longest <= 128 or count == 1  # a text over the budget goes alone
+        if start + count < len(lengths):  # full: one more text would break a limit
+            assert count == 4 or (count + 1) * longest > 128
+        start += count
+    assert [len(batch) for batch in batches] == [1, 1, 1, 2, 3, 4, 4]
+
+
+def test_batch_limits_do_not_change_scores(toxic_model):
+    classifier = TextClassifier.load(toxic_model, precision="fp32")
+    texts = [line for line in LINES if line.strip()]
+    one_by_one = classifier.predict(texts, batch_size=1).scores
+    by_tokens = classifier.predict(texts, batch_tokens=40).scores
+    np.testing.assert_allclose(by_tokens, one_by_one, atol=1e-5)
+    with pytest.raises(TaskError, match="--batch_tokens must be a positive number"):
+        classifier.predict(texts, batch_tokens=0)
+
+
+@pytest.mark.parametrize(("flags", "expected"), [("avx512f avx512_bf16", "bf16"), ("avx2 avx512f", "fp32")])
+def test_auto_precision_is_bf16_only_on_cpus_that_run_it_natively(monkeypatch, toxic_model, flags, expected):
+    monkeypatch.setattr(speed, "read_cpuinfo", lambda: f"processor : 0\nflags : fpu {flags}\n")
+    classifier = TextClassifier.load(toxic_model)  # the default: auto
+    assert classifier.backend == f"pytorch {expected}"
+    exact = TextClassifier.load(toxic_model, precision="fp32").predict(LINES).scores
+    np.testing.assert_allclose(classifier.predict(LINES).scores, exact, atol=0.03 if expected == "bf16" else 1e-6)

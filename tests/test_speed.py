@@ -130,7 +130,7 @@ def test_predict_matches_pipeline_in_input_order(tmp_path, tiny_bert):
     reference = pipeline("text-classification", model=str(tmp_path), top_k=None)(TEXTS)
     expected = np.array([[row_scores[f"LABEL_{i}"] for i in range(3)] for row_scores in
                          ({item["label"]: item["score"] for item in row} for row in reference)])  # fmt: skip
-    fp32 = TextClassifier.load(str(tmp_path))
+    fp32 = TextClassifier.load(str(tmp_path), precision="fp32")
     np.testing.assert_allclose(fp32.predict(TEXTS, batch_size=2).scores, expected, rtol=1e-4, atol=1e-5)
     bf16 = TextClassifier.load(str(tmp_path), precision="bf16")
     np.testing.assert_allclose(bf16.predict(TEXTS, batch_size=2).scores, expected, atol=0.03)
@@ -185,3 +185,21 @@ def test_head_runs_in_fp32_under_bf16_autocast(fixture, heads, request):
         plain = AutoModelForSequenceClassification.from_pretrained(request.getfixturevalue(fixture), num_labels=6)
         plain.load_state_dict(model.state_dict())
         assert torch.equal(plain.eval()(**batch).logits, model(**batch).logits)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_distilbert"])
+def test_linear_weights_cast_once_give_autocasts_logits(fixture, request):
+    """bf16 inference casts the weights once instead of in every batch: bit for bit what autocast computes."""
+    folder = request.getfixturevalue(fixture)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=6).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    batch = tokenizer([f"text number {i} " * (1 + i % 5) for i in range(16)], padding=True, return_tensors="pt")
+    head = speed.fp32_head(model)
+    cast = copy.deepcopy(model)
+    assert speed.cast_linear_weights(cast, torch.bfloat16, skip=head) > 0
+    linears = {name: module for name, module in cast.named_modules() if isinstance(module, torch.nn.Linear)}
+    in_head = [name for name in linears if any(name == h or name.startswith(f"{h}.") for h in head)]
+    assert in_head and all(linears[name].weight.dtype == torch.float32 for name in in_head)
+    assert all(m.weight.dtype == torch.bfloat16 for name, m in linears.items() if name not in in_head)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(cast(**batch).logits, model(**batch).logits)

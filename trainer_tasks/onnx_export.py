@@ -130,7 +130,7 @@ def _export(model, path: str, sample, names: list[str], batch, sequence, opset: 
 
 def max_score_difference(pytorch_model: str, onnx_folder: str, texts: tuple[str, ...]) -> float:
     """Largest absolute difference between the two models' scores, batched as ``predict`` batches."""
-    reference = TextClassifier.load(pytorch_model).predict(list(texts), batch_size=4)
+    reference = TextClassifier.load(pytorch_model, precision="fp32").predict(list(texts), batch_size=4)
     exported = TextClassifier.load(onnx_folder).predict(list(texts), batch_size=4)
     present = ~reference.empty
     return float(np.max(np.abs(reference.scores[present] - exported.scores[present])))

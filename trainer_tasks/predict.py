@@ -1,7 +1,9 @@
 """``trainer-tasks predict MODEL INPUT``: classify a file of texts with a saved model, in input order.
 
 Faster than a ``pipeline()`` loop because texts are tokenized once, sorted by length and run in
-batches padded only to their own longest text, then put back in input order. Multi-label models
+batches padded only to their own longest text (at most ``--batch_tokens`` padded tokens each), then
+put back in input order; the last layer computes [CLS] only, and bf16 runs where the hardware has
+it natively (``--precision``). Multi-label models
 apply the per-label thresholds saved in their config (``config.thresholds``, from
 ``thresholds.py``; 0.5 where none are saved); single-label models take the softmax argmax.
 
@@ -23,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,11 +43,13 @@ from trainer_tasks.thresholds import thresholds_from_config
 logger = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
-# "fp32" is exact. "bf16" runs PyTorch under CPU bf16 autocast: 2.2x faster on this AVX512-BF16 CPU
-# (benchmarks/predict_throughput.py), but scores of a fine-tuned toxic MiniLM moved by up to 2.8e-3
-# and 1 comment in 1,000 got other labels (benchmarks/toxic_thresholds.py): over the 1e-4 that the
-# ONNX export is held to, so it is opt-in.
-PRECISIONS = ("fp32", "bf16")
+# "fp32" is exact. "bf16" runs PyTorch under bf16 autocast with the head in fp32: 1.6-1.8x faster on
+# the 2-core AVX512-BF16 reference CPU (benchmarks/throughput.py), scores within about 1e-3 and the
+# same task metrics. "auto", the default, is bf16 where training's auto mode would pick bf16 (a CPU
+# with avx512_bf16/amx_bf16, a GPU with bf16) and fp32 elsewhere, where bf16 would be emulated.
+PRECISIONS = ("auto", "fp32", "bf16")
+BATCH_SIZE = 128
+BATCH_TOKENS = 2048
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 LABEL_SEPARATOR = "|"
@@ -86,7 +90,17 @@ def model_max_length(tokenizer: PreTrainedTokenizerBase, config: PretrainedConfi
     return limit
 
 
-def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[Callable, list[str]]:
+def resolve_precision(requested: str, device: str) -> tuple[str, str]:
+    """fp32 or bf16 for a PyTorch model on ``device``, and why: auto takes bf16 where training would."""
+    if requested != "auto":
+        return requested, "set by --precision"
+    bf16, reason = speed.resolve_bf16(
+        None, fp16=False, device=device, cuda_bf16=speed.cuda_supports_bf16(), cpuinfo=speed.read_cpuinfo()
+    )
+    return ("bf16" if bf16 else "fp32"), reason
+
+
+def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[Callable, list[str], str]:
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -96,19 +110,22 @@ def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[
         raise _cannot_load(name, error) from None
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
+    precision, reason = resolve_precision(precision, device.type)
+    logger.info("precision %s (%s)", precision, reason)
     speed.cls_only_last_layer(model)  # exact: the head reads [CLS] only; 14% less work on 6 layers
-    if precision == "bf16":
-        speed.fp32_head(model)  # bf16 logits would tie the scores of texts the model ranks apart
+    bf16 = precision == "bf16"
+    if bf16:
+        head = speed.fp32_head(model)  # bf16 logits would tie the scores of texts the model ranks apart
+        speed.cast_linear_weights(model, torch.bfloat16, skip=head)  # autocast's casts, done once, not per batch
     accepted = inspect.signature(model.forward).parameters
 
     def run(batch: dict[str, np.ndarray]) -> np.ndarray:
-        bf16 = precision == "bf16"
         autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
             inputs = {key: torch.from_numpy(value).to(device) for key, value in batch.items() if key in accepted}
             return model(**inputs).logits.float().cpu().numpy()
 
-    return run, list(accepted)
+    return run, list(accepted), precision
 
 
 def _onnx_runner(folder: str) -> tuple[Callable, list[str]]:
@@ -131,6 +148,24 @@ def _onnx_runner(folder: str) -> tuple[Callable, list[str]]:
         return session.run(["logits"], {key: batch[key].astype(np.int64) for key in names})[0]
 
     return run, names
+
+
+def token_budget_batches(
+    sorted_lengths: np.ndarray, rows: np.ndarray, batch_size: int, batch_tokens: int
+) -> Iterator[np.ndarray]:
+    """Consecutive slices of ``rows`` (sorted longest first) with at most ``batch_size`` texts and
+    ``batch_tokens`` padded tokens each; a text longer than the budget goes alone.
+
+    Why a token budget: a fixed number of texts makes batches of long comments far larger than
+    batches of headlines, and past about 2k tokens the activations fall out of the CPU caches. On the
+    2-core reference CPU, 64 toxic comments per batch ran at 0.84x the speed of 2,048-token batches.
+    """
+    start = 0
+    while start < len(rows):
+        longest = max(int(sorted_lengths[start]), 1)  # the first row of a batch is its longest
+        count = min(batch_size, max(1, batch_tokens // longest), len(rows) - start)
+        yield rows[start : start + count]
+        start += count
 
 
 class TextClassifier:
@@ -158,8 +193,11 @@ class TextClassifier:
         self.thresholds = thresholds_from_config(config, self.labels) if self.multi_label else None
 
     @classmethod
-    def load(cls, name_or_path: str, precision: str = "fp32", max_length: int | None = None) -> TextClassifier:
-        """From a train.py output folder, a Hub id, or an exported ONNX folder (has ``model.onnx``)."""
+    def load(cls, name_or_path: str, precision: str = "auto", max_length: int | None = None) -> TextClassifier:
+        """From a train.py output folder, a Hub id, or an exported ONNX folder (has ``model.onnx``).
+
+        ``precision``: "fp32" (exact), "bf16", or "auto" (bf16 where the hardware runs it natively).
+        """
         if precision not in PRECISIONS:
             raise TaskError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
         try:
@@ -168,12 +206,12 @@ class TextClassifier:
         except (OSError, ValueError) as error:
             raise _cannot_load(name_or_path, error) from None
         if os.path.isfile(os.path.join(name_or_path, ONNX_FILE)):
-            if precision != "fp32":
+            if precision == "bf16":
                 raise TaskError(f"--precision {precision} applies to PyTorch models; {name_or_path} is ONNX (fp32)")
             run, names = _onnx_runner(name_or_path)
             backend = "onnxruntime"
         else:
-            run, names = _torch_runner(name_or_path, config, precision)
+            run, names, precision = _torch_runner(name_or_path, config, precision)
             backend = f"pytorch {precision}"
         return cls(tokenizer, config, run, names, model_max_length(tokenizer, config, max_length), backend)
 
@@ -190,7 +228,11 @@ class TextClassifier:
         return {key: encoded[key] for key in keys}, truncated
 
     def logits(
-        self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
+        self,
+        texts: Sequence[str],
+        batch_size: int = BATCH_SIZE,
+        batch_tokens: int = BATCH_TOKENS,
+        progress: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Raw logits in input order, from length-sorted batches; and the truncation flags."""
         encoded, truncated = self.encode(texts)
@@ -198,8 +240,7 @@ class TextClassifier:
         order = np.argsort(-lengths, kind="stable")  # longest first: a memory problem shows at once
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         with tqdm(total=len(texts), unit="texts", disable=None if progress else True, file=sys.stderr) as bar:
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
+            for rows in token_budget_batches(lengths[order], order, batch_size, batch_tokens):
                 features = {key: [values[i] for i in rows] for key, values in encoded.items()}
                 batch = self.tokenizer.pad(features, return_tensors="np")
                 logits[rows] = self.run({key: np.asarray(value) for key, value in batch.items()})
@@ -214,16 +255,24 @@ class TextClassifier:
         shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> Predictions:
+    def predict(
+        self,
+        texts: Sequence[str],
+        batch_size: int = BATCH_SIZE,
+        batch_tokens: int = BATCH_TOKENS,
+        progress: bool = False,
+    ) -> Predictions:
         """Scores and labels for every text; empty texts get NaN scores and no labels."""
         if batch_size < 1:
             raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
+        if batch_tokens < 1:
+            raise TaskError(f"--batch_tokens must be a positive number, got {batch_tokens}")
         empty = np.array([not text.strip() for text in texts], dtype=bool)
         present = np.nonzero(~empty)[0]
         scores = np.full((len(texts), len(self.labels)), np.nan)
         truncated = np.zeros(len(texts), dtype=bool)
         if len(present):
-            logits, cut = self.logits([texts[i] for i in present], batch_size, progress)
+            logits, cut = self.logits([texts[i] for i in present], batch_size, batch_tokens, progress)
             scores[present] = self.scores(logits)
             truncated[present] = cut
         labels: list[list[str]] = []
@@ -366,10 +415,11 @@ def predict_file(
     model: str,
     input_path: str,
     output: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
+    batch_tokens: int = BATCH_TOKENS,
     text_column: str = "text",
     max_length: int | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
     progress: bool = True,
 ) -> dict:
     """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend)."""
@@ -380,7 +430,7 @@ def predict_file(
         saved = getattr(classifier.config, "thresholds", None)
         logger.info("thresholds: %s", "saved with the model" if saved else "none saved, 0.5 for every label")
     start = time.perf_counter()
-    predictions = classifier.predict(texts, batch_size=batch_size, progress=progress)
+    predictions = classifier.predict(texts, batch_size=batch_size, batch_tokens=batch_tokens, progress=progress)
     seconds = time.perf_counter() - start
     write_predictions(prediction_rows(texts, predictions, classifier.labels), classifier.labels, output)
     summary = {
@@ -406,11 +456,22 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output", default=None, help="Write .csv/.tsv or .jsonl here (default: JSON Lines to stdout)."
     )
-    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass (default 64).")
+    parser.add_argument(
+        "--batch_size", type=int, default=BATCH_SIZE, help=f"Most texts per forward pass (default {BATCH_SIZE})."
+    )
+    parser.add_argument(
+        "--batch_tokens",
+        type=int,
+        default=BATCH_TOKENS,
+        help=f"Most padded tokens per forward pass (default {BATCH_TOKENS}); a longer text goes alone.",
+    )
     parser.add_argument("--text_column", default="text", help="Column (CSV) or key (JSON Lines) holding the text.")
     parser.add_argument("--max_length", type=int, default=None, help="Truncate to N tokens (default: model limit).")
     parser.add_argument(
-        "--precision", default="fp32", choices=PRECISIONS, help="fp32 (exact) or bf16 autocast (PyTorch on CPU)."
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="fp32 (exact), bf16 (autocast, fp32 head), or auto (default): bf16 where the CPU or GPU runs it natively.",
     )
     parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
 
@@ -423,6 +484,7 @@ def run_predict(args: argparse.Namespace) -> None:
         args.input,
         output=args.output,
         batch_size=args.batch_size,
+        batch_tokens=args.batch_tokens,
         text_column=args.text_column,
         max_length=args.max_length,
         precision=args.precision,

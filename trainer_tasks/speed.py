@@ -14,6 +14,8 @@ Every switch here is exact or was shown as accurate on real data (``benchmarks/t
   a rare toxic label over 1,752 comments, which turned its ROC-AUC (and any threshold tuned on
   those scores) into noise (macro ROC-AUC 0.71 evaluated in bf16, 0.88 with an fp32 head, same
   weights). The head is a few hundred multiply-adds per text: no measurable cost.
+- ``cast_linear_weights``: for bf16 inference, the linear weights are cast once instead of by
+  autocast in every batch (same results).
 - ``sequence_lengths``: the lengths of tokenized inputs read from Arrow in one call, for length
   grouping without a Python loop over every example.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import sys
 import types
+from collections.abc import Sequence
 
 import torch
 
@@ -219,6 +222,22 @@ def fp32_head(model: torch.nn.Module) -> list[str]:
             module._fp32_head = True
         patched.append(name)
     return patched
+
+
+def cast_linear_weights(model: torch.nn.Module, dtype: torch.dtype, skip: Sequence[str] = ()) -> int:
+    """Store the weights and biases of every ``nn.Linear`` outside ``skip`` in ``dtype``; how many.
+
+    For inference under autocast to ``dtype``: autocast casts these same tensors before each matmul
+    and forgets the casts when its context ends, so a per-batch context recasts every weight for
+    every batch. Cast once, the results are identical and the copies are gone. Not for training:
+    the optimizer must keep fp32 master weights.
+    """
+    cast = 0
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and not any(name == s or name.startswith(f"{s}.") for s in skip):
+            module.to(dtype)
+            cast += 1
+    return cast
 
 
 # ----------------------------------------------------------------------------------------------
