@@ -206,13 +206,7 @@ class TaskTrainingArguments(TrainingArguments):
         from trainer_tasks import speed
 
         device = speed.training_device(self.use_cpu)
-        bf16, reason = speed.resolve_bf16(
-            self.bf16,
-            fp16=self.fp16,
-            device=device,
-            cuda_bf16=device == "cuda" and speed.cuda_supports_bf16(),
-            cpuinfo=speed.read_cpuinfo() if device == "cpu" else "",
-        )
+        bf16, reason = speed.resolve_bf16_on_this_machine(self.bf16, fp16=self.fp16, device=device)
         if bf16 and device == "cpu":
             self.use_cpu = True  # TrainingArguments only accepts bf16 without a bf16 GPU when told to use the CPU
         logger.info("bf16 mixed precision %s (%s)", "on" if bf16 else "off", reason)

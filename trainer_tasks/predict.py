@@ -43,8 +43,8 @@ from trainer_tasks.thresholds import thresholds_from_config
 logger = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
-# "fp32" is exact. "bf16" runs PyTorch under bf16 autocast with the head in fp32: 1.6-1.8x faster on
-# the 2-core AVX512-BF16 reference CPU (benchmarks/throughput.py), scores within about 1e-3 and the
+# "fp32" is exact. "bf16" runs PyTorch under bf16 autocast with the head in fp32: 1.55x (toxic) to
+# 1.74x (news) faster on the 2-core AVX512-BF16 reference CPU (benchmarks/reference/), scores within about 1e-3 and the
 # same task metrics. "auto", the default, is bf16 where training's auto mode would pick bf16 (a CPU
 # with avx512_bf16/amx_bf16, a GPU with bf16) and fp32 elsewhere, where bf16 would be emulated.
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -94,9 +94,7 @@ def resolve_precision(requested: str, device: str) -> tuple[str, str]:
     """fp32 or bf16 for a PyTorch model on ``device``, and why: auto takes bf16 where training would."""
     if requested != "auto":
         return requested, "set by --precision"
-    bf16, reason = speed.resolve_bf16(
-        None, fp16=False, device=device, cuda_bf16=speed.cuda_supports_bf16(), cpuinfo=speed.read_cpuinfo()
-    )
+    bf16, reason = speed.resolve_bf16_on_this_machine(None, fp16=False, device=device)
     return ("bf16" if bf16 else "fp32"), reason
 
 
@@ -158,7 +156,8 @@ def token_budget_batches(
 
     Why a token budget: a fixed number of texts makes batches of long comments far larger than
     batches of headlines, and past about 2k tokens the activations fall out of the CPU caches. On the
-    2-core reference CPU, 64 toxic comments per batch ran at 0.84x the speed of 2,048-token batches.
+    2-core reference CPU, 64 texts per batch ran at 0.88x (news) and 0.92x (toxic) the speed of
+    the defaults, 128 texts and 2,048 tokens (benchmarks/reference/).
     """
     start = 0
     while start < len(rows):

@@ -57,13 +57,9 @@ def load_predictions(folder: str) -> Predictions | None:
         )
 
 
-def evaluate_test(trainer: Trainer, test_dataset) -> tuple[dict[str, float], Predictions]:
-    """Test metrics (``test_*``) as ``trainer.evaluate`` returns them, and the test predictions.
-
-    Process 0 keeps the predictions (``predictions_test.npz``) and the log history; every process
-    gets them back, so later steps (threshold tuning) score the test split without predicting it again.
-    """
-    output = trainer.predict(test_dataset, metric_key_prefix="test")
+def predict_split(trainer: Trainer, dataset, prefix: str) -> tuple[dict[str, float], Predictions]:
+    """``trainer.predict`` over one split: its metrics (``{prefix}_*``) and its logits and labels."""
+    output = trainer.predict(dataset, metric_key_prefix=prefix)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     config = trainer.model.config
     predictions = Predictions(
@@ -72,7 +68,17 @@ def evaluate_test(trainer: Trainer, test_dataset) -> tuple[dict[str, float], Pre
         label_names=tuple(config.id2label[i] for i in sorted(config.id2label)),
         problem_type=config.problem_type,
     )
+    return output.metrics, predictions
+
+
+def evaluate_test(trainer: Trainer, test_dataset) -> tuple[dict[str, float], Predictions]:
+    """Test metrics (``test_*``) as ``trainer.evaluate`` returns them, and the test predictions.
+
+    Process 0 keeps the predictions (``predictions_test.npz``) and the log history; every process
+    gets them back, so later steps (threshold tuning) score the test split without predicting it again.
+    """
+    metrics, predictions = predict_split(trainer, test_dataset, "test")
     if trainer.is_world_process_zero():
         save_predictions(trainer.args.output_dir, predictions)
     trainer.save_state()  # trainer_state.json with the log history (process 0 only)
-    return output.metrics, predictions
+    return metrics, predictions

@@ -93,6 +93,17 @@ def resolve_bf16(
     return False, f"auto: not enabled on {device}"
 
 
+def resolve_bf16_on_this_machine(requested: bool | None, *, fp16: bool, device: str) -> tuple[bool, str]:
+    """``resolve_bf16`` with this machine's hardware read for ``device``: its CPU flags or its GPU's bf16."""
+    return resolve_bf16(
+        requested,
+        fp16=fp16,
+        device=device,
+        cuda_bf16=device == "cuda" and cuda_supports_bf16(),
+        cpuinfo=read_cpuinfo() if device == "cpu" else "",
+    )
+
+
 def training_device(use_cpu: bool) -> str:
     """Where ``TrainingArguments`` will put the model, decided before it is built."""
     if use_cpu:

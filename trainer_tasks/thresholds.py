@@ -21,7 +21,7 @@ from transformers import PretrainedConfig, Trainer
 
 from tasks import Task, TaskError
 from tasks.metrics import multi_label_scores, sigmoid
-from trainer_tasks.predictions import Predictions
+from trainer_tasks.predictions import Predictions, predict_split
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +167,8 @@ def thresholds_from_config(config: PretrainedConfig, label_names: Sequence[str])
     return np.array([float(saved.get(name, DEFAULT_THRESHOLD)) for name in label_names], dtype=np.float64)
 
 
-def _probabilities_and_labels(trainer: Trainer, dataset, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    output = trainer.predict(dataset, metric_key_prefix=prefix)
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    return sigmoid(np.asarray(logits, dtype=np.float64)), np.asarray(output.label_ids).astype(int)
+def _probabilities_and_labels(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    return sigmoid(np.asarray(predictions.logits, dtype=np.float64)), predictions.labels.astype(int)
 
 
 def tune_thresholds(
@@ -189,7 +187,9 @@ def tune_thresholds(
             delattr(config, CONFIG_ATTRIBUTE)
         return {}
     labels = list(task.labels)
-    val_probabilities, val_labels = _probabilities_and_labels(trainer, splits["validation"], "validation")
+    val_probabilities, val_labels = _probabilities_and_labels(
+        predict_split(trainer, splits["validation"], "validation")[1]
+    )
     rows = tune_label_thresholds(
         val_probabilities, val_labels, labels, args.threshold_objective, args.threshold_min_positives
     )
@@ -202,7 +202,7 @@ def tune_thresholds(
             row.validation_score_tuned, row.validation_positives, f"; {row.note}" if row.note else "",
         )  # fmt: skip
 
-    test_probabilities, test_labels = sigmoid(np.asarray(test.logits, dtype=np.float64)), test.labels.astype(int)
+    test_probabilities, test_labels = _probabilities_and_labels(test)
     cut_offs = np.array([thresholds[name] for name in labels])
     tuned = multi_label_scores(test_labels, test_probabilities >= cut_offs, labels, test_probabilities)
     return {
