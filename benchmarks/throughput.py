@@ -93,6 +93,7 @@ class TrainConfig:
     compile: bool = False
     cls_only: bool | None = None
     fast_dropout: bool | None = None
+    embedding_buffer: bool | None = None
     threads: int | None = None
 
 
@@ -111,6 +112,7 @@ CONFIGS = [
     TrainConfig("ours-longest", "ours, pad to longest (no dynamic padding)", padding="longest"),
     TrainConfig("ours-fullcls", "ours, full last layer (no [CLS]-only)", cls_only=False),
     TrainConfig("ours-torchdrop", "ours, torch's dropout (no fast dropout)", fast_dropout=False),
+    TrainConfig("ours-freshgrad", "ours, fresh embedding gradient (no kept buffer)", embedding_buffer=False),
     TrainConfig("ours-adamw", "ours, adamw_torch (not fused)", optim="adamw_torch"),
     TrainConfig("ours-sdpa", "ours, SDPA attention (torch's attention dropout)", attention="sdpa"),
     TrainConfig("ours-compile", "ours + torch.compile", compile=True),
@@ -291,6 +293,8 @@ def training_arguments(config: TrainConfig, output_dir: str, max_steps: int, bat
         extra["cls_only_last_layer"] = config.cls_only
     if config.fast_dropout is not None:
         extra["fast_dropout"] = config.fast_dropout
+    if config.embedding_buffer is not None:
+        extra["reuse_embedding_gradient"] = config.embedding_buffer
     return TaskTrainingArguments(**common, **extra)
 
 

@@ -15,6 +15,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from trainer_tasks import speed
+from trainer_tasks.embedding_gradient import reuse_embedding_gradient
 from trainer_tasks.fast_dropout import use_fast_dropout
 from trainer_tasks.publish import HubPublishingMixin
 
@@ -64,7 +65,8 @@ class TaskTrainer(HubPublishingMixin, Trainer):
     predictions in dataset order, so prediction i belongs to example i.
 
     The CPU fast path is switched on here from the arguments: [CLS]-only last layer
-    (``trainer_tasks.speed``) and cheaper dropout masks (``trainer_tasks.fast_dropout``). Under
+    (``trainer_tasks.speed``), cheaper dropout masks (``trainer_tasks.fast_dropout``) and a kept
+    buffer for the word-embedding gradient (``trainer_tasks.embedding_gradient``). Under
     mixed precision the pooler and head run in fp32 (``speed.fp32_head``), so scores keep their ranking.
     """
 
@@ -84,6 +86,9 @@ class TaskTrainer(HubPublishingMixin, Trainer):
             logger.info("fp32 head under mixed precision: %s", ", ".join(speed.fp32_head(self.model)) or "none found")
         if getattr(self.args, "fast_dropout", False) and self.model is not None:
             logger.info("fast dropout: %s", "on" if use_fast_dropout(self.model) else "off (model not on the CPU)")
+        if getattr(self.args, "reuse_embedding_gradient", False) and self.model is not None:
+            applied = reuse_embedding_gradient(self.model)
+            logger.info("kept word-embedding gradient buffer: %s", "on" if applied else "off (not a CPU nn.Embedding)")
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         source = self.train_dataset
