@@ -7,12 +7,13 @@ a third of the forward pass, more than the forward matmuls of the feed-forward l
 above ``round(p * 65536)``: keep probability ``1 - round(p * 65536) / 65536`` (0.900006 for
 p = 0.1, off by less than 8e-6 for any p), the same scaling by ``1 / (1 - p)`` as torch.
 
-The words come from numpy's SFC64 generator (a small chaotic generator that passes the
-BigCrush and PractRand test batteries), seeded for each mask by one draw from torch's global
-generator: it makes the words in about half the time of torch's Mersenne Twister (0.21 against
-0.43 ms for one layer's 110k words; ~5 ms of a ~250 ms news step). Runs stay reproducible from
-``--seed``, and a resumed run restores torch's generator from the checkpoint like any other
-dropout. The masks differ from ``torch.nn.Dropout``'s for the same seed: a run with this dropout is
+The words come from numpy's SFC64 (Chris Doty-Humphrey's Small Fast Chaotic generator, by the
+author of the PractRand test suite; per numpy's documentation, streams from distinct seeds do not
+overlap for at least 2^64 draws), seeded for each mask by one draw from torch's global generator
+through numpy's SeedSequence. It makes the words in about half the time of torch's Mersenne
+Twister (0.21 against 0.43 ms for one layer's 110k words; ~5 ms of a ~250 ms news step). Runs stay
+reproducible from ``--seed``, and a resumed run restores torch's generator from the checkpoint like
+any other dropout. The masks differ from ``torch.nn.Dropout``'s for the same seed: a run with this dropout is
 as random as one without, not bitwise equal to it (``--fast_dropout false`` gives torch's own).
 
 Attention-probability dropout happens inside the attention function, not in a module; BERT-like
