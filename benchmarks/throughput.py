@@ -561,6 +561,15 @@ def share(flops: float, dtype: str, peaks: dict) -> float:
     return flops / max(peaks[dtype]) if peaks.get(dtype) else float("nan")
 
 
+def round_ratio_range(row: dict, reference: dict | None) -> str:
+    """Min-max of the row's speed over the reference's in the same round: how far one run's ratio can be trusted."""
+    if reference is None or len(row["repeats"]) != len(reference["repeats"]):
+        return ""
+    pairs = zip(row["repeats"], reference["repeats"], strict=True)
+    ratios = [ours["samples_per_s"] / base["samples_per_s"] for ours, base in pairs]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def render(results: dict) -> str:
     peaks = results["peaks"]
     machine = results["machine"]
@@ -588,13 +597,14 @@ def render(results: dict) -> str:
         lines += ["## Training", ""]
         header = [
             "task", "configuration", "dtype", "samples/s", "tokens/s", "x seed style", "x best Trainer",
-            "padding", "loss (measured steps)", "GFLOP/s", "% of peak",
+            "x best Trainer, per round", "padding", "loss (measured steps)", "GFLOP/s", "% of peak",
         ]  # fmt: skip
         rows = []
         for task in dict.fromkeys(row["task"] for row in results["train"]):
             task_rows = [row for row in results["train"] if row["task"] == task]
             seed = next((row["samples_per_s"] for row in task_rows if row["key"] == "seed"), float("nan"))
-            best = next((row["samples_per_s"] for row in task_rows if row["key"] == "plain-best"), float("nan"))
+            best_row = next((row for row in task_rows if row["key"] == "plain-best"), None)
+            best = best_row["samples_per_s"] if best_row else float("nan")
             for row in task_rows:
                 rows.append(
                     [
@@ -605,6 +615,7 @@ def render(results: dict) -> str:
                         f"{row['tokens_per_s']:.0f}",
                         f"{row['samples_per_s'] / seed:.2f}",
                         f"{row['samples_per_s'] / best:.2f}",
+                        round_ratio_range(row, best_row),
                         f"{100 * row['padding_share']:.0f}%",
                         f"{row['loss_measured_steps']:.4f}",
                         f"{row['flops_per_s'] / 1e9:.1f}",
@@ -615,8 +626,9 @@ def render(results: dict) -> str:
         args = results["args"]
         lines += [
             f"{args['steps']} measured optimizer steps after {args['warmup']} warm-up steps, batch "
-            f"{args['batch_size']}, median of {args['repeats']} interleaved rounds; every configuration starts "
-            "from the same weights and seed, so configurations with the same batch order see the same batches.",
+            f"{args['batch_size']}, median of {args['repeats']} interleaved rounds (the per-round column divides each "
+            "round's speed by the best Trainer's in that round); every configuration starts from the same "
+            "weights and seed, so configurations with the same batch order see the same batches.",
             "",
         ]
     if results["inference"]:
