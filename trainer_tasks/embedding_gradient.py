@@ -63,7 +63,8 @@ class _EmbeddingIntoBuffer(torch.autograd.Function):
 
 
 def _forward(self: nn.Embedding, input_ids: torch.Tensor) -> torch.Tensor:
-    if not (self.training and self.weight.requires_grad and torch.is_grad_enabled()):
+    on_cpu = self.weight.device.type == "cpu" and type(self.weight.data) is torch.Tensor  # not sharded
+    if not (on_cpu and self.training and self.weight.requires_grad and torch.is_grad_enabled()):
         return nn.functional.embedding(input_ids, self.weight, self.padding_idx)
     return _EmbeddingIntoBuffer.apply(input_ids, self.weight, self)
 

@@ -52,10 +52,15 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.devic
     numel = 1
     for size in shape:
         numel *= size
-    words = random_words((numel + 3) // 4)
+    count = (numel + 3) // 4
+    if device is None or torch.device(device).type == "cpu":
+        words = random_words(count)
+    else:  # an accelerator's own generator, on the device: no host-to-device copy
+        words = torch.randint(
+            torch.iinfo(torch.int64).min, torch.iinfo(torch.int64).max, (count,), dtype=torch.int64, device=device
+        )
     threshold = round(p * _LEVELS) - _OFFSET
-    mask = (words.view(torch.int16)[:numel] >= threshold).view(shape)
-    return mask if device is None else mask.to(device)
+    return (words.view(torch.int16)[:numel] >= threshold).view(shape)
 
 
 def apply_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:

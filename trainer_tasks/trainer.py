@@ -84,10 +84,14 @@ class TaskTrainer(HubPublishingMixin, Trainer):
             )
         if self.model is not None and (self.args.bf16 or self.args.fp16):
             logger.info("fp32 head under mixed precision: %s", ", ".join(speed.fp32_head(self.model)) or "none found")
+        # CPU-only speed-ups. Under DeepSpeed or FSDP the model is still on the CPU here and moves to
+        # the GPU later, so the training device decides, not where the weights are now.
+        trains_on_cpu = self.args.device.type == "cpu"
         if getattr(self.args, "fast_dropout", False) and self.model is not None:
-            logger.info("fast dropout: %s", "on" if use_fast_dropout(self.model) else "off (model not on the CPU)")
+            applied = trains_on_cpu and use_fast_dropout(self.model)
+            logger.info("fast dropout: %s", "on" if applied else "off (not training on the CPU)")
         if getattr(self.args, "reuse_embedding_gradient", False) and self.model is not None:
-            applied = reuse_embedding_gradient(self.model)
+            applied = trains_on_cpu and reuse_embedding_gradient(self.model)
             logger.info("kept word-embedding gradient buffer: %s", "on" if applied else "off (not a CPU nn.Embedding)")
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
