@@ -13,8 +13,9 @@ overlap for at least 2^64 draws), seeded for each mask by one draw from torch's 
 through numpy's SeedSequence. It makes the words in about half the time of torch's Mersenne
 Twister (0.21 against 0.43 ms for one layer's 110k words; ~5 ms of a ~250 ms news step). Runs stay
 reproducible from ``--seed``, and a resumed run restores torch's generator from the checkpoint like
-any other dropout. The masks differ from ``torch.nn.Dropout``'s for the same seed: a run with this dropout is
-as random as one without, not bitwise equal to it (``--fast_dropout false`` gives torch's own).
+any other dropout. The masks differ from ``torch.nn.Dropout``'s for the same seed: a run with this
+dropout is as random as one without, not bitwise equal to it (``--fast_dropout false`` gives
+torch's own).
 
 Attention-probability dropout happens inside the attention function, not in a module; BERT-like
 models pick that function by name, so ``FAST_DROPOUT_ATTENTION`` is registered with transformers'

@@ -92,7 +92,10 @@ class TaskTrainer(HubPublishingMixin, Trainer):
             logger.info("fast dropout: %s", "on" if applied else "off (not training on the CPU)")
         if getattr(self.args, "reuse_embedding_gradient", False) and self.model is not None:
             applied = trains_on_cpu and reuse_embedding_gradient(self.model)
-            logger.info("kept word-embedding gradient buffer: %s", "on" if applied else "off (not a CPU nn.Embedding)")
+            logger.info(
+                "kept word-embedding gradient buffer: %s",
+                "on" if applied else "off (not training on the CPU, or not a plain nn.Embedding)",
+            )
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         source = self.train_dataset
