@@ -17,48 +17,72 @@ from transformers import set_seed
 
 from tasks import TaskError, get_task
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
-from trainer_tasks.checkpoints import resolve_checkpoint
+from trainer_tasks.boundary import run_entry_point
+from trainer_tasks.checkpoints import interruption_advice, resolve_checkpoint
+from trainer_tasks.degenerate import RunWarnings, check_label_coverage, check_sequence_length, check_truncation
 from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.epoch_table import EpochTableCallback
+from trainer_tasks.output_folder import RunIdentity, check_checkpoint_fits, claim_output_dir
 from trainer_tasks.parsing import parse_args
 from trainer_tasks.predictions import evaluate_test
-from trainer_tasks.preprocessing import limit_samples, make_collator, tokenize_splits
+from trainer_tasks.preprocessing import limit_samples, make_collator, max_length, model_position_limit, tokenize_splits
 from trainer_tasks.publish import ModelCardCallback, push_output, write_model_card
 from trainer_tasks.results import collect_results, write_results
-from trainer_tasks.secrets import install_log_redaction, secret_values
+from trainer_tasks.secrets import check_no_secrets, install_log_redaction, secret_values
+from trainer_tasks.speed import precision_warnings
 from trainer_tasks.student import load_tokenizer_and_model
 from trainer_tasks.thresholds import ThresholdArguments, tune_thresholds
 from trainer_tasks.variants import build_trainer
 from trainer_tasks.weighted_loss import LossArguments, loss_weight_results
 
 logger = logging.getLogger("train")
+ARGUMENT_TYPES = (
+    ModelArguments,
+    DataArguments,
+    TaskTrainingArguments,
+    LossArguments,
+    ThresholdArguments,
+    DistillationArguments,
+)
+
+
+class RunState:
+    """What the interruption message needs to know about the run, filled in as the run proceeds."""
+
+    training_args: TaskTrainingArguments | None = None
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate on the test split, save the model, write ``results.json`` and the card, push if asked."""
-    model_args, data_args, training_args, loss_args, threshold_args, distillation_args = parse_args(
-        (
-            ModelArguments,
-            DataArguments,
-            TaskTrainingArguments,
-            LossArguments,
-            ThresholdArguments,
-            DistillationArguments,
-        ),
-        argv,
-    )
+    arguments = parse_args(ARGUMENT_TYPES, argv)
+    model_args, data_args, training_args = arguments[:3]
+    RunState.training_args = training_args
     configure_logging(training_args)
     if data_args.task is None:
         raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
     set_seed(training_args.seed)
     task = get_task(data_args.task)
+    with claim_output_dir(training_args, RunIdentity.of(task, model_args.model_name_or_path)) as output_folder:
+        return run(task, output_folder, *arguments)
+
+
+def run(
+    task, output_folder, model_args, data_args, training_args, loss_args, threshold_args, distillation_args
+) -> dict:
+    """The run itself, in a claimed output folder: data, model, Trainer, test, results, card, push."""
+    warnings = RunWarnings()
+    for message in precision_warnings(training_args):
+        warnings.add(message)
 
     with training_args.main_process_first(desc="building the dataset"):
         raw = limit_samples(
             task.build_dataset(data_args.data_config(training_args.seed, model_args.cache_dir)), data_args
         )
+    check_label_coverage(raw, task, warnings)
     tokenizer, model = load_tokenizer_and_model(model_args, task, distillation_args)
+    check_sequence_length(tokenizer, data_args.max_seq_length, model_position_limit(tokenizer, model))
     splits = tokenize_splits(raw, tokenizer, data_args)
+    check_truncation(splits["train"]["length"], max_length(tokenizer, data_args), warnings)
 
     epoch_table = EpochTableCallback(task.primary_metric)
     trainer = build_trainer(
@@ -75,18 +99,25 @@ def main(argv: list[str] | None = None) -> dict:
         compute_metrics=task.compute_metrics,
         callbacks=[epoch_table, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
-    train_output = trainer.train(resume_from_checkpoint=resolve_checkpoint(training_args))
+    checkpoint = resolve_checkpoint(training_args)
+    if checkpoint is not None:
+        check_checkpoint_fits(checkpoint, output_folder.identity)
+    output_folder.make_ready()
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
     test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
     # multi-label only: tuned on validation, saved into the config; test scored from its predictions
     threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
     trainer.save_model()
 
     results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
-    results |= loss_weight_results(trainer) | threshold_results
+    results |= loss_weight_results(trainer) | threshold_results | {"warnings": list(warnings)}
     if trainer.is_world_process_zero():
         print(write_results(training_args.output_dir, results))
     write_model_card(trainer, task, results)
+    if trainer.is_world_process_zero():
+        check_no_secrets(training_args.output_dir, secret_values(training_args))
     push_output(trainer)
+    report_outputs(trainer, warnings)
     return results
 
 
@@ -98,13 +129,26 @@ def configure_logging(training_args: TaskTrainingArguments) -> None:
     install_log_redaction(secret_values(training_args))
 
 
+def report_outputs(trainer, warnings: RunWarnings) -> None:
+    """The last lines of a run: where its outputs are, and what to look at before using the model."""
+    if not trainer.is_world_process_zero():
+        return
+    folder = trainer.args.output_dir
+    if warnings:
+        logger.warning("%d warning(s) about this run, also in results.json and the model card", len(warnings))
+    logger.info("model, tokenizer, results.json and the model card (README.md) saved to %s", folder)
+
+
+def interrupted() -> str:
+    training_args = RunState.training_args
+    if training_args is None:
+        return "nothing was written"
+    return interruption_advice(training_args.output_dir, sys.argv)
+
+
 def cli() -> None:
-    """Entry for ``python train.py``: project errors print as one line, not a traceback."""
-    try:
-        main()
-    except TaskError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    """Entry for ``python train.py``: mistakes print as one ``error:`` line (exit 2), never a traceback."""
+    sys.exit(run_entry_point(main, secrets=lambda: secret_values(RunState.training_args), on_interrupt=interrupted))
 
 
 if __name__ == "__main__":

@@ -51,10 +51,19 @@ def shared() -> Path:
 
 
 def train_args(model: str, output_dir: str, *extra: str) -> list[str]:
-    """Flags for a seconds-long real Trainer run on a tiny model."""
-    return [
+    """Flags for a seconds-long real Trainer run on a tiny model; a flag in ``extra`` replaces the default one.
+
+    (train.py refuses a flag given twice, so overriding a default here means replacing it.)
+    """
+    defaults = [
         "--model_name_or_path", model, "--output_dir", output_dir,
         "--learning_rate", "3e-3", "--per_device_train_batch_size", "16", "--num_train_epochs", "6",
         "--logging_steps", "5", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
-        "--seed", "7", *extra,
+        "--seed", "7",
     ]  # fmt: skip
+    overridden = {word for word in extra if word.startswith("--")}
+    kept: list[str] = []
+    for flag, value in zip(defaults[::2], defaults[1::2], strict=True):
+        if flag not in overridden:
+            kept += [flag, value]
+    return [*kept, *extra]

@@ -39,9 +39,9 @@ def steps_per_epoch(processes: int) -> int:
 def command(model: str, data: str, out: str, processes: int, *extra: str) -> list[str]:
     # Checkpoint every 10 steps (never on an epoch boundary: 36 or 18 steps per epoch), logging
     # every 5, so the resumed per-epoch table is exact too.
-    flags = train_args(model, out, "--save_strategy", "steps", "--save_steps", "10", "--eval_strategy", "epoch")
-    script = [str(ROOT / "train.py"), "--task", "news", "--data_files", data, *flags]
-    script += ["--num_train_epochs", str(EPOCHS), *extra]
+    flags = train_args(model, out, "--save_strategy", "steps", "--save_steps", "10", "--eval_strategy", "epoch",
+                       "--num_train_epochs", str(EPOCHS))  # fmt: skip
+    script = [str(ROOT / "train.py"), "--task", "news", "--data_files", data, *flags, *extra]
     if processes == 1:
         return [sys.executable, *script]
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
@@ -155,12 +155,10 @@ def test_explicit_checkpoint_that_is_incomplete_is_an_error(tmp_path):
         resolve_checkpoint(Args(str(tmp_path / "checkpoint-9"), str(tmp_path)))
 
 
-def test_fresh_run_over_old_checkpoints_warns(tmp_path, caplog):
-    folder = tmp_path / "checkpoint-10"
-    folder.mkdir()
-    with caplog.at_level("WARNING", logger="trainer_tasks.checkpoints"):
-        assert resolve_checkpoint(Args(None, str(tmp_path))) is None
-    assert "already holds checkpoints" in caplog.text and "--resume_from_checkpoint auto" in caplog.text
+def test_a_fresh_run_resolves_no_checkpoint(tmp_path):
+    """A folder holding checkpoints is refused earlier (``trainer_tasks.output_folder``), never silently mixed."""
+    (tmp_path / "checkpoint-10").mkdir()
+    assert resolve_checkpoint(Args(None, str(tmp_path))) is None
 
 
 WRITER = """

@@ -105,3 +105,70 @@ def test_folder_check_finds_a_token_in_any_file_before_publishing(tmp_path):
     with pytest.raises(TaskError, match=r"1 file\(s\) under .* contain the Hub token: .*state\.bin.*revoke"):
         check_no_secrets(str(tmp_path), [FLAG_TOKEN])
     check_no_secrets(str(tmp_path), [ENV_TOKEN])  # another token: nothing to refuse
+
+
+# A token shaped like a real one (hf_ + 34 characters), different for every way it arrives.
+WAYS = {
+    "environment": "hf_PlantedThroughTheEnvironment0000000",
+    "flag": "hf_PlantedThroughTheHubTokenFlag000000",
+    "dash_flag": "hf_PlantedThroughTheDashedFlag00000000",
+    "equals_flag": "hf_PlantedThroughTheFlagWithEquals0000",
+    "recipe": "hf_PlantedThroughARecipeKey00000000000",
+    "login_file": "hf_PlantedThroughTheHfAuthLoginFile000",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_a_token_from_any_source_is_in_no_file_and_no_output(tmp_path, tiny_bert, news_csv, way):
+    """Each way a token can reach a run; every file written (checkpoints included) and both streams are searched."""
+    token, out, home = WAYS[way], tmp_path / "out", tmp_path / "hf_home"
+    home.mkdir()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "HF_HOME": str(home)}
+    env.pop("HF_TOKEN", None)
+    flags = train_args(tiny_bert, str(out), "--num_train_epochs", "1", "--save_strategy", "steps", "--save_steps", "5")
+    command = [sys.executable, str(ROOT / "train.py")]
+    recipe = {"task": "news", "data_files": [news_csv], "max_train_samples": 160, "log_level": "info"}
+    if way == "environment":
+        env["HF_TOKEN"] = token
+    elif way == "flag":
+        flags += ["--hub_token", token]
+    elif way == "dash_flag":
+        flags += ["--hub-token", token]
+    elif way == "equals_flag":
+        flags += [f"--hub_token={token}"]
+    elif way == "recipe":
+        recipe["hub_token"] = token
+    else:
+        (home / "token").write_text(token)
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    argv = [*command, str(tmp_path / "recipe.json"), *flags]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = [path for path in out.rglob("*") if path.is_file()]
+    assert any("checkpoint-" in str(path) for path in written) and (out / "results.json").is_file()
+    assert files_containing(str(out), [token]) == []
+    assert token not in done.stdout and token not in done.stderr
+    assert "Running training" in done.stderr  # info logs were on, and searched
+
+
+@pytest.mark.parametrize("flag", ["--hub_tok", "--hub_to", "--hub_tokn", "--hubtoken"])
+def test_a_misspelt_token_flag_is_refused_without_quoting_the_token(tmp_path, flag):
+    token = WAYS["flag"]
+    out = str(tmp_path / "o")
+    command = [sys.executable, str(ROOT / "train.py"), "--task", "news", "--output_dir", out, flag, token]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: unknown option {flag} (did you mean --hub_token?); run `train.py --help` for the options"
+    ]
+    assert token not in done.stderr + done.stdout
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_anything_shaped_like_a_hub_token_is_redacted_even_when_unknown():
+    from trainer_tasks.secrets import redact
+
+    text = "retrying with hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567 now"
+    assert redact(text, []) == f"retrying with {REDACTED} now"
+    assert redact("hf_short and hf_ alone", []) == "hf_short and hf_ alone"

@@ -89,12 +89,12 @@ def test_saved_toxic_model_serves_independent_sigmoid_scores(toxic_run):
 
 
 def test_fixed_length_padding_option_runs(tmp_path, tiny_bert, news_csv):
-    flags = train_args(tiny_bert, str(tmp_path), "--num_train_epochs", "1")
+    # 100 / 16 = 7 steps: the epoch's last step is also a logging step
+    flags = train_args(tiny_bert, str(tmp_path), "--num_train_epochs", "1", "--logging_steps", "7")
     results = train.main(
         [
             "--task", "news", "--data_files", news_csv, "--pad_to_max_length", "--max_seq_length", "24",
             "--max_train_samples", "100", "--max_eval_samples", "20", "--max_predict_samples", "30", *flags,
-            "--logging_steps", "7",  # 100 / 16 = 7 steps: the epoch's last step is also a logging step
         ]
     )  # fmt: skip
     assert results["data"]["pad_to_max_length"] and results["test_metrics"]["test_loss"] > 0

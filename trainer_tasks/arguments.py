@@ -7,8 +7,10 @@ documents itself in ``--help``; a YAML recipe may set any of them.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from transformers import TrainingArguments
 
@@ -101,10 +103,17 @@ class DataArguments:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise TaskError(f"--{name} must be between 0 and 1, got {value}")
-        for name in ("max_train_samples", "max_eval_samples", "max_predict_samples", "max_seq_length"):
+        if self.test_size + self.validation_size * (1 - self.test_size) >= 1.0:
+            raise TaskError(
+                f"--test_size {self.test_size} and --validation_size {self.validation_size} leave no training data"
+            )
+        positive = ("max_train_samples", "max_eval_samples", "max_predict_samples", "max_seq_length", "max_text_chars")
+        for name in positive:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TaskError(f"--{name} must be a positive number, got {value}")
+        if self.split_seed is not None and not 0 <= self.split_seed < 2**32:
+            raise TaskError(f"--split_seed must be between 0 and 2**32 - 1, got {self.split_seed}")
         if self.pad_to_max_length and self.max_seq_length is None:
             raise TaskError("--pad_to_max_length needs --max_seq_length (the thesis used the longest input)")
 
@@ -149,8 +158,20 @@ class TaskTrainingArguments(TrainingArguments):
     per_device_train_batch_size: int = field(default=64, metadata={"help": "Batch size per device (thesis: 64)."})
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "Eval batch size per device."})
     num_train_epochs: float = field(default=4.0, metadata={"help": "Epochs (thesis: 4)."})
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps or epoch."})
-    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint: no, steps, epoch, best."})
+    eval_strategy: str = field(
+        default="epoch", metadata={"help": "When to evaluate: no, steps or epoch.", "choices": ["no", "steps", "epoch"]}
+    )
+    save_strategy: str = field(
+        default="epoch",
+        metadata={"help": "When to save a checkpoint.", "choices": ["no", "steps", "epoch", "best"]},
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Delete what --output_dir holds (an earlier run, another task's run, other files) right before "
+            "training starts. Off: such a folder is refused, so no run's files are mixed with or lost to another."
+        },
+    )
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
     train_sampling_strategy: str = field(
         default="group_by_length",
@@ -193,6 +214,13 @@ class TaskTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self) -> None:
+        check_training_ranges(self)
+        check_report_to(self.report_to)
+        if self.fp16 and not has_cuda():
+            raise TaskError(
+                "--fp16 needs a CUDA GPU and this machine has none, so it would change nothing; drop it (bf16 is "
+                "chosen automatically where the hardware runs it natively)"
+            )
         if self.hub_endpoint is not None and not self.hub_endpoint.startswith(("http://", "https://")):
             raise TaskError(
                 f"--hub_endpoint must be an http(s) URL, e.g. https://huggingface.co; got {self.hub_endpoint!r}"
@@ -221,6 +249,74 @@ class TaskTrainingArguments(TrainingArguments):
             self.use_cpu = True  # TrainingArguments only accepts bf16 without a bf16 GPU when told to use the CPU
         logger.info("bf16 mixed precision %s (%s)", "on" if bf16 else "off", reason)
         return bf16
+
+
+# (field, lowest, lowest allowed?, highest, highest allowed?, what it means): the Trainer options whose
+# out-of-range values otherwise fail deep inside transformers or torch after the data and model have
+# loaded (a zero batch size), or train without a word (a negative learning rate ascends the loss).
+TRAINING_RANGES: tuple[tuple[str, float | None, bool, float | None, bool], ...] = (
+    ("learning_rate", 0, False, None, False),
+    ("per_device_train_batch_size", 1, True, None, False),
+    ("per_device_eval_batch_size", 1, True, None, False),
+    ("gradient_accumulation_steps", 1, True, None, False),
+    ("eval_accumulation_steps", 1, True, None, False),
+    ("num_train_epochs", 0, True, None, False),
+    ("warmup_steps", 0, True, None, False),
+    ("weight_decay", 0, True, None, False),
+    ("max_grad_norm", 0, True, None, False),
+    ("adam_beta1", 0, True, 1, False),
+    ("adam_beta2", 0, True, 1, False),
+    ("adam_epsilon", 0, False, None, False),
+    ("label_smoothing_factor", 0, True, 1, False),
+    ("logging_steps", 0, False, None, False),
+    ("eval_steps", 0, False, None, False),
+    ("save_steps", 0, False, None, False),
+    ("save_total_limit", 1, True, None, False),
+    ("seed", 0, True, 2**32 - 1, True),
+    ("data_seed", 0, True, 2**32 - 1, True),
+    ("dataloader_num_workers", 0, True, None, False),
+    ("eval_delay", 0, True, None, False),
+)
+
+
+def check_training_ranges(args: Any) -> None:
+    """Refuse out-of-range Trainer options before any data or model is loaded, naming the flag and the range."""
+    for name, low, low_ok, high, high_ok in TRAINING_RANGES:
+        value = getattr(args, name, None)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TaskError(f"--{name} must be a finite number, got {value}")
+        too_low = low is not None and (value < low if low_ok else value <= low)
+        too_high = high is not None and (value > high if high_ok else value >= high)
+        if too_low or too_high:
+            lower = "" if low is None else f"{'>=' if low_ok else '>'} {low}"
+            upper = "" if high is None else f"{'<=' if high_ok else '<'} {high}"
+            raise TaskError(f"--{name} must be {' and '.join(part for part in (lower, upper) if part)}, got {value}")
+    if args.max_steps == 0 or (args.max_steps < 0 and args.num_train_epochs == 0):
+        raise TaskError(
+            f"zero training steps (--num_train_epochs {args.num_train_epochs}, --max_steps {args.max_steps}): the run "
+            "would save an untrained model as finished; give --num_train_epochs > 0 or --max_steps > 0"
+        )
+    if args.max_steps < -1:
+        raise TaskError(f"--max_steps must be a positive number (or -1: use --num_train_epochs), got {args.max_steps}")
+
+
+def check_report_to(report_to: str | list[str] | None) -> None:
+    """Unknown ``--report_to`` names fail only when the Trainer is built, after data and model have loaded."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    valid = ["all", "none", *INTEGRATION_TO_CALLBACK]
+    for name in names:
+        if name not in valid:
+            raise TaskError(f"--report_to {name!r} is not one of {valid}")
+
+
+def has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def launched_on_cpu_only() -> bool:

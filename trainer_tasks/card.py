@@ -78,6 +78,7 @@ class CardData:
     limitations: list[str] = field(default_factory=list)
     thresholds: dict[str, float] | None = None  # per-label decision thresholds, when the run tuned them
     label_weights: tuple[str, dict[str, float]] | None = None  # ("pos_weight" | "class_weights", per label)
+    warnings: list[str] = field(default_factory=list)  # what made the run suspect (trainer_tasks.degenerate)
     in_progress: str | None = None  # e.g. "epoch 2 of 4": a card pushed with a checkpoint
 
     def metric_name(self, key: str) -> str:
@@ -198,11 +199,18 @@ def _device(hardware: dict[str, Any]) -> str:
 
 
 def base_model_card_metadata(path: str) -> dict[str, Any]:
-    """The YAML metadata of a local base model's own card (README.md or MODEL_CARD.md), or {}."""
+    """The YAML metadata of a local base model's own card (README.md or MODEL_CARD.md), or {}.
+
+    The card is only a source of defaults (licence, base model): an unreadable one gives none, not an error.
+    """
     for name in ("README.md", "MODEL_CARD.md"):
         card = os.path.join(path, name)
         if os.path.isfile(card):
-            match = re.match(r"^---\s*\n(.*?)\n---", Path(card).read_text(encoding="utf-8"), re.S)
+            try:
+                text = Path(card).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return {}
+            match = re.match(r"^---\s*\n(.*?)\n---", text, re.S)
             try:
                 meta = yaml.safe_load(match.group(1)) if match else None
             except yaml.YAMLError:
@@ -275,6 +283,7 @@ def collect_card(
         thresholds={str(k): float(v) for k, v in results["thresholds"].items()} if results.get("thresholds") else None,
         label_weights=_label_weights(results, results["labels"]),
         in_progress=results.get("in_progress"),
+        warnings=[str(message) for message in results.get("warnings") or []],
     )
 
 

@@ -79,14 +79,7 @@ def resolve_checkpoint(training_args: TrainingArguments) -> str | None:
     requested = training_args.resume_from_checkpoint
     output_dir = training_args.output_dir
     if requested is None or requested == "":
-        if checkpoints_in(output_dir):
-            logger.warning(
-                "%s already holds checkpoints of an earlier run; this fresh run overwrites them. To continue "
-                "that run instead, pass --resume_from_checkpoint %s",
-                output_dir,
-                AUTO,
-            )
-        return None
+        return None  # a folder holding an earlier run was refused (or cleared) by trainer_tasks.output_folder
     if requested.lower() == AUTO:
         folder = latest_checkpoint(output_dir)
         if folder is None:
@@ -104,3 +97,20 @@ def resolve_checkpoint(training_args: TrainingArguments) -> str | None:
         step = json.load(handle)["global_step"]
     logger.warning("resuming from %s (step %d)", folder, step)
     return folder
+
+
+def interruption_advice(output_dir: str, argv: list[str]) -> str:
+    """What an interrupted run says last: the newest complete checkpoint and the command that resumes from it."""
+    from trainer_tasks.secrets import redacted_command
+
+    folder = latest_checkpoint(output_dir)
+    if folder is None:
+        return (
+            f"no complete checkpoint in {output_dir} yet (save more often with --save_strategy steps --save_steps N); "
+            "run the same command again to start over (with --overwrite_output_dir if it says the folder is in use)"
+        )
+    words = list(argv)
+    if "--resume_from_checkpoint" not in words and not any(w.startswith("--resume_from_checkpoint=") for w in words):
+        words += ["--resume_from_checkpoint", AUTO]
+    command = redacted_command(["accelerate", "launch", *words] if "LOCAL_RANK" in os.environ else ["python", *words])
+    return f"the last complete checkpoint is {folder}; resume with: {command}"

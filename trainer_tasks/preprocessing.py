@@ -25,6 +25,14 @@ def max_length(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> 
     return min(data_args.max_seq_length or HARD_MAX_LENGTH, model_limit)
 
 
+def model_position_limit(tokenizer: PreTrainedTokenizerBase, model) -> int | None:
+    """How many tokens the model can read: the tokenizer's limit when it knows one, else the position table's."""
+    if tokenizer.model_max_length < 100_000:
+        return int(tokenizer.model_max_length)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    return int(positions) if isinstance(positions, int) else None
+
+
 def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
     limits = {
         "train": data_args.max_train_samples,

@@ -128,8 +128,9 @@ def write_results(output_dir: str, results: dict[str, Any]) -> str:
     return markdown
 
 
-def command_line() -> str:
-    return redacted_command(sys.argv, secret_values())
+def command_line(training_args: Any = None) -> str:
+    """The command that started the run, with every token this run knows replaced (by value, wherever it came from)."""
+    return redacted_command(sys.argv, secret_values(training_args))
 
 
 def collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table) -> dict:
@@ -176,7 +177,7 @@ def collect_results(task, model_args, data_args, training_args, raw, train_outpu
         "epochs": epoch_table.as_dicts(),
         "test_metrics": test_metrics,
         "hardware": hardware(),
-        "command": command_line(),
+        "command": command_line(training_args),
         "hub": hub_settings(training_args),
     }
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tasks import TaskError
 
 REDACTED = "<redacted>"
-SECRET_FLAGS = ("--hub_token",)
+SECRET_FLAGS = ("--hub_token", "--hub-token")
 SECRET_FIELDS = ("hub_token",)
 TOKEN_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 MIN_SECRET_LENGTH = 8  # shorter values would redact ordinary words
+# The shape of a Hugging Face access token: caught even when no option, variable or file named it.
+TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
 
 
 def secret_values(training_args: Any = None) -> list[str]:
@@ -43,11 +46,11 @@ def secret_values(training_args: Any = None) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``<redacted>``."""
+    """``text`` with every secret, and anything shaped like a Hub token, replaced by ``<redacted>``."""
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
-    return text
+    return TOKEN_PATTERN.sub(REDACTED, text)
 
 
 def redacted_command(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:

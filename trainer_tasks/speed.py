@@ -117,6 +117,17 @@ def training_device(use_cpu: bool) -> str:
     return "cpu"
 
 
+def precision_warnings(training_args) -> list[str]:
+    """A precision the user forced that this hardware only emulates: it trains, far slower, so it is recorded."""
+    device = training_device(training_args.use_cpu)
+    if training_args.bf16 and device == "cpu" and not cpu_has_fast_bf16(read_cpuinfo()):
+        return [
+            "--bf16 on a CPU without native bf16 (no avx512_bf16/amx_bf16 flag): bf16 matrix products are emulated "
+            "and many times slower than fp32; drop --bf16 (the default picks fp32 here)"
+        ]
+    return []
+
+
 def cuda_supports_bf16() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 

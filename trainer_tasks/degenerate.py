@@ -1,0 +1,96 @@
+"""Runs that would finish "successfully" and hand over a useless model: refused, or flagged loudly.
+
+A run whose training split holds one class only, whose texts are cut to a token or two, or whose
+precision flag does nothing still writes a model, test metrics and a card. The user would find
+out in production. What cannot train at all is a ``TaskError`` before training; what trains but
+is suspect becomes a warning logged at WARNING level, recorded under ``warnings`` in
+``results.json`` and shown at the top of the model card.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from datasets import DatasetDict
+from transformers import PreTrainedTokenizerBase
+
+from tasks import Task, TaskError
+
+logger = logging.getLogger(__name__)
+
+# Above this share of training texts cut to --max_seq_length, the model mostly sees text beginnings.
+TRUNCATED_SHARE_WARNING = 0.5
+
+
+class RunWarnings(list):
+    """Warnings about the run itself, in the order found; each is logged once when added."""
+
+    def add(self, message: str) -> None:
+        if message not in self:
+            logger.warning("%s", message)
+            self.append(message)
+
+
+def check_label_coverage(raw: DatasetDict, task: Task, warnings: RunWarnings) -> None:
+    """Refuse a training split with nothing to learn; flag each class or label it never shows."""
+    train = raw["train"]
+    labels = np.asarray(train["labels"])
+    if task.is_multi_label:
+        positives = labels.reshape(len(train), -1).sum(axis=0) if len(train) else np.zeros(len(task.labels))
+        if not positives.any():
+            raise TaskError(
+                f"the training split ({len(train)} examples) has no positive example of any label "
+                f"({', '.join(task.labels)}): there is nothing to learn; check the label columns of the data"
+            )
+        missing = [name for name, count in zip(task.labels, positives, strict=True) if count == 0]
+        if missing:
+            warnings.add(
+                f"label(s) {', '.join(missing)} have no positive example in the training split "
+                f"({len(train)} examples): the model cannot learn them and will never predict them"
+            )
+        return
+    counts = np.bincount(labels.astype(int), minlength=len(task.labels)) if len(train) else np.zeros(len(task.labels))
+    present = [name for name, count in zip(task.labels, counts, strict=True) if count > 0]
+    if len(present) < 2:
+        raise TaskError(
+            f"the training split ({len(train)} examples) holds only class {present or 'none'} of "
+            f"{list(task.labels)}: a classifier needs examples of at least two classes; check the label column"
+        )
+    missing = [name for name, count in zip(task.labels, counts, strict=True) if count == 0]
+    if missing:
+        warnings.add(
+            f"class(es) {', '.join(missing)} have no example in the training split ({len(train)} examples): the "
+            "model will never predict them"
+        )
+
+
+def check_sequence_length(tokenizer: PreTrainedTokenizerBase, requested: int | None, model_limit: int | None) -> None:
+    """Refuse a ``--max_seq_length`` that leaves no room for text, or that the model's positions cannot hold."""
+    if requested is None:
+        return
+    special = tokenizer.num_special_tokens_to_add(pair=False)
+    if requested <= special:
+        raise TaskError(
+            f"--max_seq_length {requested} leaves no room for text: the tokenizer adds {special} special tokens to "
+            f"every input; use a length that fits the texts (e.g. 128), at least {special + 1}"
+        )
+    if model_limit is not None and requested > model_limit:
+        raise TaskError(
+            f"--max_seq_length {requested} is longer than the model's {model_limit} positions; "
+            f"use at most {model_limit}"
+        )
+
+
+def check_truncation(lengths: Sequence[int], max_length: int, warnings: RunWarnings) -> float:
+    """The share of training texts cut to ``max_length``; above half, a warning for the record."""
+    if not len(lengths):
+        return 0.0
+    share = float(np.mean(np.asarray(lengths) >= max_length))
+    if share > TRUNCATED_SHARE_WARNING:
+        warnings.add(
+            f"{share:.0%} of training texts were cut to --max_seq_length {max_length} tokens: the model sees only "
+            "their beginnings; raise --max_seq_length"
+        )
+    return share
