@@ -19,7 +19,14 @@ from tasks import TaskError, get_task
 from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
 from trainer_tasks.boundary import run_entry_point
 from trainer_tasks.checkpoints import interruption_advice, resolve_checkpoint
-from trainer_tasks.degenerate import RunWarnings, check_label_coverage, check_sequence_length, check_truncation
+from trainer_tasks.degenerate import (
+    RunWarnings,
+    check_label_coverage,
+    check_losses,
+    check_options_for_task,
+    check_sequence_length,
+    check_truncation,
+)
 from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.epoch_table import EpochTableCallback
 from trainer_tasks.output_folder import RunIdentity, check_checkpoint_fits, claim_output_dir
@@ -62,6 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
     set_seed(training_args.seed)
     task = get_task(data_args.task)
+    check_options_for_task(task, training_args)
     with claim_output_dir(training_args, RunIdentity.of(task, model_args.model_name_or_path)) as output_folder:
         return run(task, output_folder, *arguments)
 
@@ -105,6 +113,7 @@ def run(
     output_folder.make_ready()
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
     test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
+    check_losses(train_output.training_loss, test_metrics.get("test_loss"), warnings)
     # multi-label only: tuned on validation, saved into the config; test scored from its predictions
     threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
     trainer.save_model()

@@ -101,3 +101,11 @@ def test_flagged_runs_say_so_in_results_and_card(tmp_path, tiny_bert, news_csv):
     card = (out / "README.md").read_text()
     assert "Warnings from training" in card
     assert all(warning in card for warning in results["warnings"])
+
+
+def test_a_diverged_run_is_flagged(tmp_path, tiny_bert, news_csv):
+    out = tmp_path / "out"
+    flags = train_args(tiny_bert, str(out), "--num_train_epochs", "1", "--learning_rate", "1e6")
+    results = train.main(["--task", "news", "--data_files", news_csv, *flags])
+    assert any("training diverged" in warning for warning in results["warnings"]), results["warnings"]
+    assert "training diverged" in (out / "README.md").read_text()

@@ -179,6 +179,12 @@ def test_recipe_values_are_typed_like_flags(tmp_path, capsys, dest, data):
         (["--task", "news", "--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be >= 1"),
         (["--task", "news", "--num_train_epochs", "0"], "zero training steps"),
         (["--task", "news", "--learning_rate", "1e-4", "--learning_rate", "2e-4"], "given more than once"),
+        (["--task", "news", "--metric_for_best_model", "acuracy"], "is not a metric of task 'news'"),
+        (["--task", "toxic", "--metric_for_best_model", "accuracy"], "is not a metric of task 'toxic'"),
+        (["--task", "news", "--optim", "adamw_bnb_8bit"], "pip install"),
+        (["--task", "news", "--data_files", "a.csv", "--dataset_name", "x/y"], "pass one source of data"),
+        (["--task", "news", "--fp16"], "--fp16 needs a CUDA GPU"),
+        (["--task", "news", "--report_to", "tensorbord"], "--report_to 'tensorbord' is not one of"),
     ],
 )
 def test_ordinary_mistakes_name_the_fix(tmp_path, capsys, argv, expected):

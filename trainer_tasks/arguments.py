@@ -114,6 +114,10 @@ class DataArguments:
                 raise TaskError(f"--{name} must be a positive number, got {value}")
         if self.split_seed is not None and not 0 <= self.split_seed < 2**32:
             raise TaskError(f"--split_seed must be between 0 and 2**32 - 1, got {self.split_seed}")
+        if self.data_files and self.dataset_name:
+            raise TaskError(
+                f"both --data_files and --dataset_name {self.dataset_name!r} given; pass one source of data"
+            )
         if self.pad_to_max_length and self.max_seq_length is None:
             raise TaskError("--pad_to_max_length needs --max_seq_length (the thesis used the longest input)")
 

@@ -10,6 +10,7 @@ is suspect becomes a warning logged at WARNING level, recorded under ``warnings`
 from __future__ import annotations
 
 import logging
+import warnings as python_warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,6 +65,49 @@ def check_label_coverage(raw: DatasetDict, task: Task, warnings: RunWarnings) ->
             f"class(es) {', '.join(missing)} have no example in the training split ({len(train)} examples): the "
             "model will never predict them"
         )
+
+
+def metric_names(task: Task) -> list[str]:
+    """The keys the task's metric function returns, found by scoring a made-up prediction (no data needed)."""
+    from transformers import EvalPrediction
+
+    rng = np.random.default_rng(0)
+    n, k = 2 * len(task.labels), len(task.labels)
+    logits = rng.normal(size=(n, k))
+    labels = (np.arange(n * k).reshape(n, k) % 2).astype(np.float32) if task.is_multi_label else np.arange(n) % k
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore")
+        return sorted(task.compute_metrics(EvalPrediction(predictions=logits, label_ids=labels)))
+
+
+def check_options_for_task(task: Task, training_args) -> None:
+    """Options whose valid values depend on the task or on installed packages, checked before anything loads.
+
+    A misspelt ``--metric_for_best_model`` otherwise fails with a ``KeyError`` after the first
+    evaluation; an optimizer whose package is missing fails when training starts.
+    """
+    metric = training_args.metric_for_best_model
+    if metric is not None:
+        valid = ["loss", *metric_names(task)]
+        if metric.removeprefix("eval_") not in valid:
+            raise TaskError(f"--metric_for_best_model {metric!r} is not a metric of task {task.name!r}: one of {valid}")
+    from transformers import Trainer
+
+    try:
+        Trainer.get_optimizer_cls_and_kwargs(training_args)
+    except ImportError as error:
+        raise TaskError(f"--optim {training_args.optim.value}: {str(error).strip()}") from None
+    except (ValueError, TypeError, AttributeError):
+        pass  # optimizers that need the model to decide (e.g. GaLore's target modules) are checked by the Trainer
+
+
+def check_losses(train_loss: float | None, test_loss: float | None, warnings: RunWarnings) -> None:
+    """A diverged run (a loss NaN or infinite) still saves a model: say so where the user will look."""
+    for name, loss in (("training", train_loss), ("test", test_loss)):
+        if loss is not None and not np.isfinite(loss):
+            warnings.add(
+                f"the {name} loss is {loss}: training diverged and the model is not usable; lower --learning_rate"
+            )
 
 
 def check_sequence_length(tokenizer: PreTrainedTokenizerBase, requested: int | None, model_limit: int | None) -> None:
