@@ -1,4 +1,9 @@
-"""Atomic file writes: a run killed mid-write never leaves a half-written results file or card."""
+"""Atomic file writes: a run killed mid-write never leaves a half-written results file or card.
+
+The temporary file is created private (``mkstemp`` makes it 0600); before it replaces the target
+it gets the mode a plain ``open()`` would have given, so results and cards stay readable by other
+users and serving containers as the user's umask allows.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +24,20 @@ def write_text_atomic(path: str, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
     _fsync_folder(folder)
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_folder(folder: str) -> None:
