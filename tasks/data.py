@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gzip
 import logging
 import os
+import re
+import unicodedata
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -37,6 +40,44 @@ MISSING_TEXT_MARKERS = frozenset(
 )
 DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 ZIP_MAGIC = b"PK\x03\x04"
+# Unicode categories that draw nothing: format marks (zero-width space/joiners, BOM, word joiner,
+# soft hyphen, ...), space and line/paragraph separators (NBSP, ideographic space), control codes.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+# Fewer rows than this cannot be split into non-empty train, validation and test parts.
+MIN_ROWS = 3
+# Excel's first-line directive naming the delimiter ("sep=,"): not a header, not data.
+SEP_DIRECTIVE = re.compile(r"sep=.", re.IGNORECASE)
+
+
+@functools.cache
+def invisible_characters() -> str:
+    """Every code point of ``INVISIBLE_CATEGORIES`` (about 250), found once per process.
+
+    Taken from ``unicodedata`` rather than written out so that a new Unicode version's format
+    characters are covered without anyone editing a list.
+    """
+    return "".join(char for char in map(chr, range(0x110000)) if unicodedata.category(char) in INVISIBLE_CATEGORIES)
+
+
+def visible_text(values: pd.Series) -> pd.Series:
+    """``values`` as text without the invisible characters at either end.
+
+    A text made only of zero-width marks, BOMs or odd spaces shows as blank in every editor, so it
+    must count as blank too. ``str.strip`` handles whitespace in vectorised code; only the rare
+    values that still start or end with an invisible character take the slow per-value strip.
+    """
+    stripped = values.astype(str).str.strip()
+    invisible = list(invisible_characters())
+    edges = (stripped.str[:1].isin(invisible) | stripped.str[-1:].isin(invisible)).fillna(False).to_numpy(bool)
+    if edges.any():
+        stripped = stripped.copy()
+        stripped.loc[edges] = stripped.loc[edges].map(lambda text: text.strip(invisible_characters()))
+    return stripped
+
+
+def is_blank(values: pd.Series) -> np.ndarray:
+    """Values that show nothing: missing, empty, or only invisible characters."""
+    return (values.isna() | (visible_text(values) == "")).to_numpy(bool)
 
 
 def is_gzip(path: str) -> bool:
@@ -71,6 +112,36 @@ def first_line(path: str) -> str:
         return handle.readline()
 
 
+def header_line(path: str) -> tuple[int, str]:
+    """The first line that shows any text, and its line number; ``(0, "")`` for a file with none.
+
+    Layouts are told apart by this line rather than by line 1, so that blank lines (or a stray
+    BOM) above the header do not make a good file look like an unknown layout.
+    """
+    check_file(path)
+    with readable(path), open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip(invisible_characters())
+            if text and not (number == 1 and SEP_DIRECTIVE.fullmatch(text)):
+                return number, line.rstrip("\r\n")
+    return 0, ""
+
+
+def has_sep_directive(path: str) -> bool:
+    """Whether line 1 is Excel's ``sep=,`` directive, which ``header_line`` steps over."""
+    return SEP_DIRECTIVE.fullmatch(first_line(path).strip(invisible_characters())) is not None
+
+
+def no_text_message(path: str) -> str:
+    """What to say about a file with no line of text: empty, or blank lines only (told apart)."""
+    with readable(path), open_text(path) as handle:
+        anything = handle.read(1)
+    what = "has only blank lines" if anything else "the file is empty"
+    if anything and has_sep_directive(path):
+        what = "has only Excel's sep= line and blank lines"
+    return f"{path}: {what}; it needs a header line and data rows"
+
+
 def check_file(path: str) -> None:
     if not os.path.exists(path):
         raise TaskError(f"{path}: no such file; pass an existing file with --data_files")
@@ -89,7 +160,10 @@ def _not_utf8_message(path: str) -> str:
         with opener(path, "rb") as handle:
             for number, line in enumerate(handle, start=1):
                 if number == 1 and line[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                    return f"{path}: is UTF-16 text (a spreadsheet's 'Unicode text' export?); {fix}"
+                    return (
+                        f"{path}: is UTF-16 text (a spreadsheet's 'Unicode text' export?); re-save the file as UTF-8 "
+                        "(e.g. iconv -f utf-16 -t utf-8 IN > OUT)"
+                    )
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError as error:
@@ -120,7 +194,7 @@ def _parser_message(path: str, error: pd.errors.ParserError, sep: str) -> str:
     if "Expected" in text and "fields in line" in text:
         words = text.split()
         expected, line, saw = words[words.index("Expected") + 1], words[-3].rstrip(","), words[-1]
-        hint = delimiter_hint(first_line(path), sep) if expected == "1" else ""
+        hint = delimiter_hint(header_line(path)[1], sep) if expected == "1" else ""
         return (
             f"{path} line {line}: {saw} {name}-separated fields where the header has {expected}; a field that "
             f"contains a {name} must be in double quotes (or the file uses another delimiter).{hint}"
@@ -152,8 +226,13 @@ def read_table(
     header: bool = True,
     names: Sequence[str] | None = None,
     quoting: int = csv.QUOTE_MINIMAL,
+    repeated_names: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV/TSV file (plain or gzipped) into strings, with file and line columns added.
+
+    A header naming one column twice is an error, unless ``repeated_names``: builders that take
+    their columns with ``select_columns`` allow it, as that refuses a repeated column it reads and
+    leaves the others out.
 
     Every column is read as text: labels are validated by the builder, which can then say which
     row holds a bad value instead of pandas guessing a dtype. The header is read as a data row so
@@ -161,57 +240,78 @@ def read_table(
     the first column into an index), and blank lines are kept until counted, so line numbers match
     the file.
     """
-    check_file(path)
+    first, _ = header_line(path)  # also checks that the file exists and decodes
+    if not first:
+        raise TaskError(no_text_message(path))
+    raw = _read_raw(path, sep, quoting, skip=first - 1)
+    lines = first + _record_lines(raw) - 1
+    blank = _blank_rows(raw, raw.shape[1])
+    if header:
+        columns = [str(column).strip() for column in raw.iloc[0]]
+        raw, lines, blank = raw.iloc[1:], lines[1:], blank[1:]
+        if blank.all():
+            raise TaskError(
+                f"{path}: has a header but no data rows; add rows below the header (line {first}), or leave "
+                "this file out of --data_files"
+            )
+    else:
+        columns = list(names) if names is not None else [str(i) for i in range(raw.shape[1])]
+        if len(columns) != raw.shape[1]:
+            raise TaskError(
+                f"{path} line {first}: {raw.shape[1]} fields, expected {len(columns)} ({', '.join(columns)})"
+            )
+    named = [column for column in columns if column]
+    repeated = sorted({column for column in named if named.count(column) > 1})
+    if repeated and not repeated_names:
+        raise TaskError(
+            f"{path} line {first}: column name(s) {repeated} appear more than once; rename or remove the copies"
+        )
+    frame = raw.reset_index(drop=True)
+    frame.columns = columns
+    frame[SOURCE_COLUMN] = path
+    frame[ROW_COLUMN] = lines
+    directive = first > 1 and has_sep_directive(path)
+    if directive:
+        logger.info("%s: skipped line 1, Excel's delimiter directive %r", path, first_line(path).strip())
+    blank_count = first - 1 - directive + int(blank.sum())
+    if blank_count:
+        logger.warning("%s: skipped %d blank line(s)", path, blank_count)
+        frame = frame.loc[~blank].reset_index(drop=True)
+    return frame
+
+
+def _read_raw(path: str, sep: str, quoting: int, skip: int) -> pd.DataFrame:
+    """Every field as a string, from line ``skip + 1`` on (blank lines above the header are skipped:
+    pandas finds no columns in a file that starts with one)."""
     with readable(path):
         try:
-            raw = pd.read_csv(
+            return pd.read_csv(
                 path,
                 sep=sep,
                 header=None,
                 dtype=str,
                 na_filter=False,
                 skip_blank_lines=False,
+                skiprows=skip,
                 quoting=quoting,
                 compression="gzip" if is_gzip(path) else None,
                 encoding="utf-8",
                 engine="c",
             )
         except pd.errors.EmptyDataError:
-            raise TaskError(f"{path}: the file is empty; it needs a header line and data rows") from None
+            raise TaskError(no_text_message(path)) from None
         except pd.errors.ParserError as error:
             raise TaskError(_parser_message(path, error, sep)) from None
-    lines = _record_lines(raw)
-    if header:
-        columns = [str(column).strip() for column in raw.iloc[0]]
-        raw, lines = raw.iloc[1:], lines[1:]
-    else:
-        columns = list(names) if names is not None else [str(i) for i in range(raw.shape[1])]
-        if len(columns) != raw.shape[1]:
-            raise TaskError(f"{path} line 1: {raw.shape[1]} fields, expected {len(columns)} ({', '.join(columns)})")
-    named = [column for column in columns if column]
-    repeated = sorted({column for column in named if named.count(column) > 1})
-    if repeated:
-        raise TaskError(f"{path} line 1: column name(s) {repeated} appear more than once; rename or remove the copies")
-    frame = raw.reset_index(drop=True)
-    frame.columns = columns
-    frame[SOURCE_COLUMN] = path
-    frame[ROW_COLUMN] = lines
-    blank = _blank_rows(frame, len(columns))
-    if blank.any():
-        logger.warning("%s: skipped %d blank line(s)", path, int(blank.sum()))
-        frame = frame.loc[~blank].reset_index(drop=True)
-    return frame
 
 
 def _blank_rows(frame: pd.DataFrame, width: int) -> np.ndarray:
-    """Rows whose every field is empty or spaces (blank lines), checked column by column on candidates only."""
+    """Rows whose every field shows nothing (blank lines), checked column by column on candidates only."""
     blank = np.ones(len(frame), dtype=bool)
     for index in range(width):
         candidates = np.flatnonzero(blank)
         if len(candidates) == 0:
             break
-        values = frame.iloc[candidates, index]
-        blank[candidates] = (values.str.strip() == "").to_numpy()
+        blank[candidates] = is_blank(frame.iloc[candidates, index])
     return blank
 
 
@@ -233,44 +333,138 @@ def data_columns(frame: pd.DataFrame) -> list[str]:
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: str, layout: str, sep: str = ",") -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        found = data_columns(frame)
+        raise TaskError(missing_columns_message(path, missing, data_columns(frame), f"the {layout} layout", sep))
+
+
+def missing_columns_message(path: str, missing: Sequence[str], found: Sequence[str], needs: str, sep: str = ",") -> str:
+    """One line naming the file, the header's line, what is missing, what the header has and the fix."""
+    return (
+        f"{path}{header_place(path)}: missing column(s) {list(missing)} for {needs}; found columns {list(found)}. "
+        f"Add or rename the header field(s).{delimiter_hint(sep.join(found), sep)}"
+    )
+
+
+def header_place(path: str) -> str:
+    """`` line N`` of a data file's header (after any blank lines), nothing for a Hub dataset."""
+    if not os.path.isfile(path):
+        return ""
+    return f" line {header_line(path)[0] or 1}"
+
+
+def column_key(name: object) -> str:
+    """How header names are compared: ``" Title "``, ``"title"`` and ``"TITLE"`` name one column.
+
+    Exports differ in case and pad names with spaces (or a stray BOM); none of that changes what a
+    person means by the name, so the builders look columns up by this key, never by position.
+    """
+    return str(name).strip(invisible_characters()).strip("\"'").strip(invisible_characters()).casefold()
+
+
+def header_names(line: str, sep: str) -> list[str]:
+    """The fields of a header line split by ``sep`` (quotes honoured), for telling layouts apart."""
+    return next(csv.reader([line], delimiter=sep), [])
+
+
+def find_column(frame: pd.DataFrame, name: str, path: str) -> str | None:
+    """The frame's own spelling of column ``name`` (matched by ``column_key``), or None.
+
+    Two header fields that both mean ``name`` are an error: picking one would silently train on
+    whichever came first.
+    """
+    key = column_key(name)
+    spellings = [column for column in data_columns(frame) if column_key(column) == key]
+    if len(set(spellings)) == 1 and len(spellings) > 1:
         raise TaskError(
-            f"{path}{' line 1' if os.path.isfile(path) else ''}: missing column(s) {missing} for the {layout} layout; "
-            f"found columns {found}. "
-            f"Add or rename the header field(s).{delimiter_hint(sep.join(found), sep)}"
+            f"{path}{header_place(path)}: column {spellings[0]!r} appears {len(spellings)} times; rename or remove "
+            "all but one"
         )
+    if len(spellings) > 1:
+        raise TaskError(
+            f"{path}{header_place(path)}: columns {spellings} all name {name!r} (header names are matched "
+            "ignoring case and surrounding spaces); rename or remove all but one"
+        )
+    return spellings[0] if spellings else None
+
+
+def select_columns(
+    frame: pd.DataFrame,
+    required: Sequence[str],
+    path: str,
+    needs: str,
+    *,
+    optional: Sequence[str] = (),
+    sep: str = ",",
+) -> pd.DataFrame:
+    """The columns a builder reads, found by header name in any order and renamed to ``required``'s
+    spelling; every other column is left out, so files with different extra columns pool cleanly.
+
+    A missing required column is one error naming the file, all missing columns and the ones found.
+    """
+    spelled = {name: find_column(frame, name, path) for name in (*required, *optional)}
+    missing = [name for name in required if spelled[name] is None]
+    if missing:
+        raise TaskError(missing_columns_message(path, missing, data_columns(frame), needs, sep))
+    chosen = {column: name for name, column in spelled.items() if column is not None}
+    return frame[[*chosen, SOURCE_COLUMN, ROW_COLUMN]].rename(columns=chosen)
 
 
 def check_texts(frame: pd.DataFrame, column: str = "text", shown_as: str | None = None) -> None:
     """Empty or missing texts are an error: a blank training example is a data bug, not noise.
 
-    A text that is only a missing-value marker (``NaN``, ``None``, ``NULL``, ...) is what a
+    A text that shows nothing (spaces, zero-width marks, BOMs: see ``visible_text``) is empty, and
+    one that is only a missing-value marker (``NaN``, ``None``, ``NULL``, ...) is what a
     spreadsheet or ``DataFrame.to_csv`` writes for a hole, so it counts as missing too.
     """
-    text = frame[column].astype(str).str.strip()
+    text = visible_text(frame[column])
     empty = frame[column].isna() | (text == "") | text.isin(MISSING_TEXT_MARKERS)
     if empty.any():
-        example = text[empty].iloc[0]
+        # what an editor would hide: '' for spaces, the marks themselves for zero-width ones
+        raw, shown = frame[column][empty].iloc[0], text[empty].iloc[0]
+        shown = "" if pd.isna(raw) else shown or str(raw).strip()
         raise TaskError(
-            f"column {shown_as or column!r} has no text (found {example!r}) at {where(frame, empty)}: "
+            f"column {shown_as or column!r} has no text (found {shown!r}) at {where(frame, empty)}: "
             "fill in or remove those rows"
         )
 
 
+def sources(frame: pd.DataFrame, limit: int = 5) -> str:
+    """The files (or Hub splits) the rows of ``frame`` came from, for messages about all of them."""
+    names = [str(name) for name in pd.unique(frame[SOURCE_COLUMN])] if SOURCE_COLUMN in frame else []
+    more = len(names) - limit
+    return (", ".join(names[:limit]) or "the data") + (f" (and {more} more)" if more > 0 else "")
+
+
 def drop_long_texts(frame: pd.DataFrame, max_chars: int | None, column: str = "text") -> pd.DataFrame:
-    """Keep texts shorter than ``max_chars`` characters, logging how many were dropped."""
+    """Keep texts shorter than ``max_chars`` characters, logging how many were dropped.
+
+    When the rule leaves too few rows to split, the error says so here, naming the files and the
+    count per file, rather than leaving a later step to report rows missing for no stated reason.
+    """
     if max_chars is None:
         return frame
-    keep = frame[column].str.len() < max_chars
+    keep = (frame[column].str.len() < max_chars).to_numpy(bool)
     dropped = int((~keep).sum())
     log = logger.warning if dropped else logger.info
     log("dropped %d of %d texts with %d+ characters (--max_text_chars %d)", dropped, len(frame), max_chars, max_chars)
+    if dropped and keep.sum() < MIN_ROWS:
+        per_file = frame.loc[~keep, SOURCE_COLUMN].value_counts(sort=False)
+        counts = ", ".join(f"{source}: {count}" for source, count in per_file.items())
+        raise TaskError(
+            f"{sources(frame)}: only {int(keep.sum())} rows are left after reading and cleaning: --max_text_chars "
+            f"{max_chars} dropped {dropped} of {len(frame)} texts with {max_chars}+ characters ({counts}); "
+            f"splitting into train/validation/test needs at least {MIN_ROWS}: raise --max_text_chars or provide "
+            "shorter texts"
+        )
     return frame.loc[keep]
 
 
 def check_unique_ids(frame: pd.DataFrame, column: str) -> None:
-    values = frame[column].astype(str).str.strip()
-    duplicated = values.duplicated(keep=False) & (values != "")
+    """Repeated ids mean a file was passed twice or rows were copied: both leak rows across splits.
+
+    Rows without an id (blank, or from a pooled file that has no id column) are not compared.
+    """
+    values = visible_text(frame[column])
+    duplicated = values.duplicated(keep=False) & (values != "") & frame[column].notna()
     if duplicated.any():
         example = values[duplicated].iloc[0]
         raise TaskError(
@@ -279,19 +473,39 @@ def check_unique_ids(frame: pd.DataFrame, column: str) -> None:
         )
 
 
+def _binary_hint(values: pd.Series) -> str:
+    """Why a label column holds other values than 0/1, when the values tell it."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.between(0, 1, inclusive="neither").any():
+        return (
+            " (values between 0 and 1 look like shares of annotators, as in Jigsaw's unintended-bias data: "
+            "turn them into 0/1 first, e.g. 1 where >= 0.5)"
+        )
+    if (numbers == -1).any():
+        return " (-1 marks comments Kaggle did not score, as in test_labels.csv: remove those rows)"
+    return ""
+
+
 def parse_binary_columns(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """The 0/1 label columns as a float32 matrix; any other value is an error naming its row."""
+    """The 0/1 label columns as a float32 matrix; any other value is an error naming its row.
+
+    Any spelling of the numbers 0 and 1 is accepted (``1.0``, ``0.00``, ``1e0``: what a float column
+    written by pandas or a spreadsheet looks like), and ``True``/``False`` (a bool column written
+    by pandas); 0.5 or -1 are not labels, and the error says what they probably are.
+    """
     matrix = np.zeros((len(frame), len(columns)), dtype=np.float32)
     for index, column in enumerate(columns):
-        values = frame[column].astype(str).str.strip()
-        bad = ~values.isin(["0", "1", "0.0", "1.0"])
+        values = visible_text(frame[column])
+        lowered = values.str.lower().replace({"true": "1", "false": "0"})
+        numbers = pd.to_numeric(lowered, errors="coerce")
+        bad = (~numbers.isin([0, 1])).to_numpy(bool)
         if bad.any():
             example = values[bad].iloc[0]
             raise TaskError(
                 f"column {column!r} must hold 0 or 1 (multi-label: one column per label), found {example!r} at "
-                f"{where(frame, bad)}: set it to 0 or 1, or remove those rows"
+                f"{where(frame, bad)}{_binary_hint(values[bad])}: set it to 0 or 1, or remove those rows"
             )
-        matrix[:, index] = values.astype(float).to_numpy()
+        matrix[:, index] = numbers.to_numpy(dtype=np.float32)
     return matrix
 
 
@@ -299,19 +513,78 @@ def parse_labels(
     frame: pd.DataFrame, column: str, labels: Sequence[str], aliases: Mapping[str, str] | None = None
 ) -> np.ndarray:
     """Class ids of a single-label column holding label names (or ``aliases`` of them, such as UCI's
-    one-letter codes); a value outside the task's classes is an error naming its rows."""
-    lookup = {name: index for index, name in enumerate(labels)}
-    lookup.update({alias: lookup[name] for alias, name in (aliases or {}).items()})
-    values = frame[column].astype(str).str.strip()
-    ids = values.map(lookup)
+    one-letter codes), in any case (``B``, ``Business``); a value outside the task's classes is an
+    error naming its rows."""
+    lookup = {name.casefold(): index for index, name in enumerate(labels)}
+    lookup.update({alias.casefold(): lookup[name.casefold()] for alias, name in (aliases or {}).items()})
+    values = visible_text(frame[column])
+    ids = values.str.casefold().map(lookup)
     bad = ids.isna().to_numpy()
     if bad.any():
         allowed = ", ".join(f"{alias} ({name})" for alias, name in (aliases or {}).items()) or ", ".join(labels)
+        example = values[bad].iloc[0]
+        again = column_key(example) == column_key(column)
         raise TaskError(
-            f"column {column!r} must hold one of the task's classes [{allowed}], found {values[bad].iloc[0]!r} "
-            f"at {where(frame, bad)}: correct or remove those rows"
+            f"column {column!r} must hold one of the task's classes [{allowed}], found {example!r} "
+            f"at {where(frame, bad)}: "
+            + (
+                "that line repeats the header (files joined with cat?): remove it"
+                if again
+                else "correct or remove those rows"
+            )
         )
     return ids.to_numpy(dtype=np.int64)
+
+
+def check_classes(frame: pd.DataFrame, labels: np.ndarray, label_names: Sequence[str], dropped: str = "") -> None:
+    """Refuse data whose labels leave nothing to learn, before the split hides why training is useless.
+
+    Single-label (``labels`` are class ids): every row has one class. Multi-label (``labels`` is a
+    0/1 matrix): every row has the same label set, e.g. no label set anywhere. Rare classes are
+    fine here; the engine warns when a class is missing from the training split. ``dropped`` says
+    what cleaning removed (``long_texts_note``), as it may have removed the other classes.
+    """
+    if len(labels) < MIN_ROWS:
+        return  # too few rows to split at all: split_frame says so
+    problem = _one_class(labels, label_names) if labels.ndim == 1 else _one_label_set(labels, label_names)
+    if problem:
+        left = f"after reading and cleaning ({dropped})" if dropped else "after reading and cleaning"
+        also = ", or raise --max_text_chars" if dropped else ""
+        raise TaskError(f"{sources(frame)}: all {len(labels)} rows left {left} {problem}{also}")
+
+
+def _one_class(labels: np.ndarray, label_names: Sequence[str]) -> str:
+    """What is wrong when every row has one class ("" when there are 2+), and the fix."""
+    counts = np.bincount(labels, minlength=len(label_names))
+    if np.count_nonzero(counts) > 1:
+        return ""
+    found = ", ".join(f"{name} {count}" for name, count in zip(label_names, counts, strict=True))
+    return (
+        f"have the class {label_names[int(np.argmax(counts))]!r} (class counts: {found}); a classifier needs rows "
+        "of at least 2 classes: add rows of the other classes (or pass the other files too)"
+    )
+
+
+def _one_label_set(labels: np.ndarray, label_names: Sequence[str]) -> str:
+    """What is wrong when every row has the same 0/1 label vector ("" otherwise), and the fix."""
+    if len(np.unique(labels, axis=0)) > 1:
+        return ""
+    positives = labels.sum(axis=0).astype(int)
+    found = ", ".join(f"{name} {count}" for name, count in zip(label_names, positives, strict=True))
+    shared = [name for name, count in zip(label_names, positives, strict=True) if count]
+    what = f"have the same labels {shared} set" if shared else "have no label set (all 0)"
+    return (
+        f"{what} (rows per label: {found}); a multi-label classifier learns nothing when every row has the same "
+        "labels: add rows with other labels, e.g. a 1 in some label columns and 0 in others (or pass the other "
+        "files too)"
+    )
+
+
+def long_texts_note(before: int, after: int, max_chars: int | None) -> str:
+    """``--max_text_chars N dropped K of M rows`` when that rule dropped any, for later messages."""
+    if max_chars is None or before == after:
+        return ""
+    return f"--max_text_chars {max_chars} dropped {before - after} of {before} rows"
 
 
 def load_hub_dataset(name: str, config: DataConfig) -> pd.DataFrame:
@@ -352,15 +625,14 @@ def split_frame(
     seeded random split, stratified when ``stratify`` is given.
     """
     indices = np.arange(len(frame))
-    if len(indices) < 3:
+    if len(indices) < MIN_ROWS:
         raise TaskError(
-            f"only {len(indices)} rows are left after reading and cleaning (the log counts what was dropped, "
-            "e.g. by --max_text_chars); splitting into train/validation/test needs at least 3: provide more "
-            "rows or raise --max_text_chars"
+            f"{sources(frame)}: only {len(indices)} rows are left after reading and cleaning (the log counts what "
+            f"was dropped); splitting into train/validation/test needs at least {MIN_ROWS}: provide more rows"
         )
     try:
         if groups is not None:
-            return _group_split(indices, groups, config)
+            return _group_split(indices, groups, config, sources(frame))
         try:
             rest, test = train_test_split(
                 indices, test_size=config.test_size, random_state=config.seed, stratify=stratify
@@ -377,17 +649,17 @@ def split_frame(
             return split_frame(frame, config)
     except ValueError as error:  # scikit-learn: a part would be empty
         raise TaskError(
-            f"cannot split {len(indices)} rows with --test_size {config.test_size} and --validation_size "
-            f"{config.validation_size} ({error}); provide more rows or change those sizes"
+            f"{sources(frame)}: cannot split {len(indices)} rows with --test_size {config.test_size} and "
+            f"--validation_size {config.validation_size} ({error}); provide more rows or change those sizes"
         ) from None
     # train_test_split returns shuffled rows, so --max_*_samples takes a random sample of each split.
     return {"train": train, "validation": validation, "test": test}
 
 
-def _group_split(indices: np.ndarray, groups: np.ndarray, config: DataConfig) -> dict[str, np.ndarray]:
+def _group_split(indices: np.ndarray, groups: np.ndarray, config: DataConfig, origin: str) -> dict[str, np.ndarray]:
     if len(np.unique(groups)) < 3:
         raise TaskError(
-            f"a grouped split needs at least 3 distinct groups, found {len(np.unique(groups))}; "
+            f"{origin}: a grouped split needs at least 3 distinct groups, found {len(np.unique(groups))}; "
             "use --split random or provide more groups"
         )
     outer = GroupShuffleSplit(n_splits=1, test_size=config.test_size, random_state=config.seed)
@@ -410,8 +682,12 @@ def to_dataset_dict(
     parts: dict[str, np.ndarray],
     label_names: Sequence[str],
     multi_label: bool,
+    origin: str = "the data",
 ) -> DatasetDict:
-    """The engine's input: ``text`` and ``labels`` (class ids, or float 0/1 vectors for BCE)."""
+    """The engine's input: ``text`` and ``labels`` (class ids, or float 0/1 vectors for BCE).
+
+    ``origin`` names the files (``sources``) for the message when a split came out empty.
+    """
     if multi_label:
         label_feature = HfSequence(Value("float32"), length=len(label_names))
     else:
@@ -422,8 +698,8 @@ def to_dataset_dict(
     for name, rows in parts.items():
         if len(rows) == 0:
             raise TaskError(
-                f"the {name} split is empty after cleaning and splitting ({len(texts)} rows in all); provide more "
-                "rows, raise --max_text_chars or change --test_size/--validation_size"
+                f"{origin}: the {name} split is empty after cleaning and splitting ({len(texts)} rows in all); "
+                "provide more rows, raise --max_text_chars or change --test_size/--validation_size"
             )
         split_labels = labels[rows].tolist() if multi_label else labels[rows].astype(int).tolist()
         splits[name] = Dataset.from_dict({"text": texts[rows].tolist(), "labels": split_labels}, features=features)

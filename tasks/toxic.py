@@ -1,14 +1,14 @@
 """``toxic``: Jigsaw Toxic Comment Classification, 6 independent labels (multi-label).
 
 Reads the Kaggle ``train.csv`` layout (``id, comment_text, toxic, ..., identity_hate``) and the
-thesis layout (``text`` plus the six columns), plain or gzipped. Cleaning as the thesis: newlines
-become spaces and double quotes are removed; ``--max_text_chars 200`` keeps comments under 200
-characters as the thesis did (off by default: it throws away half of Kaggle's comments).
+thesis layout (``text`` plus the six columns), plain or gzipped, comma-separated; columns are found
+by header name, in any order and case, so exports with extra or reordered columns read too.
+Cleaning as the thesis: newlines become spaces and double quotes are removed;
+``--max_text_chars 200`` keeps comments under 200 characters as the thesis did (off by default: it
+throws away half of Kaggle's comments).
 """
 
 from __future__ import annotations
-
-import os
 
 import pandas as pd
 from datasets import DatasetDict
@@ -19,37 +19,50 @@ from tasks.metrics import multi_label_metrics
 
 LABELS = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
 TEXT_COLUMNS = ("comment_text", "text")
+NEEDS = (
+    "toxic (a text column and the six label columns, found by header name in any order, case and spaces ignored; "
+    "id used when present)"
+)
 
 
 def text_column(frame: pd.DataFrame, path: str) -> str:
-    """``comment_text`` in Kaggle's layout, ``text`` in the thesis's."""
+    """``comment_text`` in Kaggle's layout, ``text`` in the thesis's (matched ignoring case and spaces).
+
+    Without either, one error names everything missing, label columns included, so a user fixes
+    the header once rather than once per column.
+    """
     for column in TEXT_COLUMNS:
-        if column in frame.columns:
+        if data.find_column(frame, column, path) is not None:
             return column
     found = data.data_columns(frame)
+    labels = [label for label in LABELS if data.find_column(frame, label, path) is None]
+    also = f"; also missing label column(s) {labels}" if labels else ""
     raise TaskError(
-        f"{path}{' line 1' if os.path.isfile(path) else ''}: no text column: expected one of {list(TEXT_COLUMNS)}, "
+        f"{path}{data.header_place(path)}: no text column: expected one of {list(TEXT_COLUMNS)}{also}, "
         f"found columns {found}. Add or rename the header field.{data.delimiter_hint(','.join(found), ',')}"
     )
 
 
 def read_toxic_file(path: str) -> pd.DataFrame:
-    frame = data.read_table(path, sep=",")
-    return prepare(frame, path, "Kaggle train.csv or thesis")
+    frame = data.read_table(path, sep=",", repeated_names=True)
+    return prepare(frame, path, NEEDS)
 
 
 def from_hub(frame: pd.DataFrame) -> pd.DataFrame:
-    return prepare(frame, "the Hub dataset", "toxic")
+    return prepare(frame, "the Hub dataset", NEEDS)
 
 
-def prepare(frame: pd.DataFrame, path: str, layout: str) -> pd.DataFrame:
-    """Check one source's columns and texts while their names are still the user's own."""
+def prepare(frame: pd.DataFrame, path: str, needs: str) -> pd.DataFrame:
+    """Find one source's columns by header name, in any order, and check its texts.
+
+    Only the columns the task reads are kept, the text one renamed ``text``, so that sources with
+    different extra columns (the thesis files' index and ``labels`` list) pool cleanly.
+    """
     column = text_column(frame, path)
-    data.require_columns(frame, LABELS, path, layout)
-    frame = frame.assign(**{column: clean_comment(frame[column].astype(str))})
-    data.check_texts(frame, column)
-    if column != "text":
-        frame = frame.drop(columns=[c for c in ("text",) if c in frame.columns]).rename(columns={column: "text"})
+    frame = data.select_columns(frame, (column, *LABELS), path, needs, optional=("id",))
+    frame = frame.rename(columns={column: "text"})
+    frame = frame.assign(text=clean_comment(frame["text"].astype(str)))
+    data.check_texts(frame, "text", shown_as=column)
     return frame
 
 
@@ -66,11 +79,14 @@ def build_toxic(config: DataConfig) -> DatasetDict:
     if "id" in frame.columns:
         data.check_unique_ids(frame, "id")
     labels = data.parse_binary_columns(frame, LABELS)
+    read = len(frame)
     keep = data.drop_long_texts(frame, config.max_text_chars).index.to_numpy()
     frame, labels = frame.loc[keep].reset_index(drop=True), labels[keep]
+    data.check_classes(frame, labels, LABELS, data.long_texts_note(read, len(frame), config.max_text_chars))
     # Stratify on the most frequent label so validation and test get their share of toxic comments.
     parts = data.split_frame(frame, config, stratify=labels[:, 0].astype(int))
-    return data.to_dataset_dict(frame["text"].to_numpy(), labels, parts, LABELS, multi_label=True)
+    texts = frame["text"].to_numpy()
+    return data.to_dataset_dict(texts, labels, parts, LABELS, multi_label=True, origin=data.sources(frame))
 
 
 TOXIC = Task(

@@ -211,9 +211,67 @@ def test_empty_split_after_filtering_counts_what_was_dropped(tmp_path, caplog):
     path = news_file(tmp_path)
     with caplog.at_level(logging.INFO), pytest.raises(TaskError) as error:
         build(NEWS, str(path), max_text_chars=10)
-    assert "only 0 rows are left after reading and cleaning" in str(error.value)
-    assert "raise --max_text_chars" in str(error.value)
+    assert str(error.value) == (
+        f"{path}: only 0 rows are left after reading and cleaning: --max_text_chars 10 dropped 40 of 40 texts with "
+        f"10+ characters ({path}: 40); splitting into train/validation/test needs at least 3: raise "
+        "--max_text_chars or provide shorter texts"
+    )
     assert "dropped 40 of 40 texts with 10+ characters (--max_text_chars 10)" in caplog.text
+
+
+def test_too_few_rows_without_any_filter_names_the_file(tmp_path):
+    path = news_file(tmp_path, n=2)
+    with pytest.raises(TaskError, match=rf"^{path}: only 2 rows are left after reading and cleaning"):
+        build(NEWS, str(path))
+
+
+def test_header_only_file(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(TOXIC_HEADER + "\r\n\r\n")
+    with pytest.raises(TaskError) as error:
+        build(TOXIC, str(path))
+    assert str(error.value) == (
+        f"{path}: has a header but no data rows; add rows below the header (line 1), or leave this file out of "
+        "--data_files"
+    )
+
+
+def test_invisible_text_is_an_empty_text(tmp_path):
+    path = toxic_file(tmp_path, ["0001,\u200b\u200d\ufeff\u2060\u00ad,0,0,0,0,0,0"])
+    with pytest.raises(TaskError) as error:
+        build(TOXIC, path)
+    assert str(error.value) == (
+        f"column 'comment_text' has no text (found '\\u200b\\u200d\\ufeff\\u2060\\xad') at {path} line 2: "
+        "fill in or remove those rows"
+    )
+
+
+def test_single_class_news_is_refused(tmp_path):
+    path = news_file(tmp_path, n=12)
+    path.write_text(path.read_text().replace(",t,", ",b,").replace(",e,", ",b,").replace(",m,", ",b,"))
+    with pytest.raises(TaskError) as error:
+        build(NEWS, str(path))
+    assert str(error.value) == (
+        f"{path}: all 12 rows left after reading and cleaning have the class 'business (b)' (class counts: "
+        "business (b) 12, science/tech (t) 0, entertainment (e) 0, health (m) 0); a classifier needs rows of at "
+        "least 2 classes: add rows of the other classes (or pass the other files too)"
+    )
+
+
+def test_toxic_without_any_positive_is_refused(tmp_path):
+    path = tmp_path / "clean.csv"
+    path.write_text(TOXIC_HEADER + "\n" + "".join(f"{i},comment {i},0,0.0,0,0,0,0\n" for i in range(10)))
+    with pytest.raises(
+        TaskError, match=rf"^{path}: all 10 rows left .* have no label set \(all 0\) \(rows per label: "
+    ):
+        build(TOXIC, str(path))
+
+
+def test_utf16_message_says_how_to_convert_utf16(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes((TOXIC_HEADER + "\n0001,hello,0,0,0,0,0,0\n").encode("utf-16"))
+    with pytest.raises(TaskError, match=r"iconv -f utf-16 -t utf-8"):
+        build(TOXIC, str(path))
 
 
 def test_split_sizes_that_leave_a_part_empty(tmp_path):

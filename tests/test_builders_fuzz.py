@@ -12,6 +12,7 @@ import gzip
 import io
 import os
 import tempfile
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -38,6 +39,8 @@ GOOD_TEXT = st.tuples(
     st.lists(st.sampled_from([*" ,;|\t\"'\n\r\x00é€"]), max_size=4).map("".join),
 ).map(lambda parts: parts[0] + parts[1])
 BAD_VALUES = ["", " ", "NaN", "None", '""', "x" * 600, "2", "yes", "-1", "0.5", "nan", "x", "business", "B", "\n"]
+BAD_VALUES += ["\u200b", "\ufeff\u2060", "\u00a0\u3000", "\u00ad", " \u200c\u200d ", "0.50", "1.0 ", "True"]
+INVISIBLE_CATEGORIES = {"Cf", "Zs", "Zl", "Zp", "Cc"}
 OUTCOMES: Counter = Counter()
 
 
@@ -164,12 +167,19 @@ def build(task_name: str, payload: bytes, config: DataConfig) -> DatasetDict | N
             return None
 
 
+def visible(text: str) -> bool:
+    return any(unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text)
+
+
 def assert_valid(splits: DatasetDict, task_name: str) -> None:
     task = get_task(task_name)
     assert set(splits) == {"train", "validation", "test"}
+    # the data has something to learn: 2+ classes, or 2+ different label sets
+    all_labels = [tuple(np.atleast_1d(labels)) for split in splits.values() for labels in split["labels"]]
+    assert len(set(all_labels)) > 1
     for split in splits.values():
         assert split.column_names == ["text", "labels"] and len(split) > 0
-        assert all(isinstance(text, str) and text.strip() for text in split["text"])
+        assert all(isinstance(text, str) and visible(text) for text in split["text"])
         labels = split.features["labels"]
         if task.is_multi_label:
             assert labels.length == len(task.labels) and labels.feature.dtype == "float32"
