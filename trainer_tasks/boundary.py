@@ -12,6 +12,7 @@ Every message goes through the secret redaction first: an error may quote a valu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import signal
@@ -73,9 +74,10 @@ def option_names(parser: argparse.ArgumentParser) -> list[str]:
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """`` (did you mean --task?)`` for the closest option name, or nothing."""
     name = word.split("=", 1)[0]
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    if not close:  # prefixes (an abbreviation) score low on difflib's ratio
-        close = sorted(option for option in options if option.startswith(name) and len(name) > 2)[:1]
+    candidates = [option for option in options if option not in ("-h", "--help")]
+    # An abbreviation first (argparse used to take it): the shortest option it begins, then the closest spelling.
+    close = sorted((option for option in candidates if option.startswith(name) and len(name) > 3), key=len)[:1]
+    close = close or difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -92,7 +94,7 @@ def unused_arguments_message(parser: argparse.ArgumentParser, extras: Sequence[s
         return f"unknown option {word}{did_you_mean(word, options)}{more}; run `{parser.prog} --help` for the options"
     return (
         f"unexpected argument {extras[0]!r}{f' (and {len(extras) - 1} more)' if len(extras) > 1 else ''}: every "
-        f"value must follow its option (e.g. --data_files a.csv b.csv); run `{parser.prog} --help` for the options"
+        f"value must follow its option (--option value ...); run `{parser.prog} --help` for the options"
     )
 
 
@@ -134,6 +136,10 @@ def run_entry_point(
         if is_first_process():
             print(f"error: {one_line(redact(str(error), secrets()))}", file=sys.stderr)
         return USER_ERROR_EXIT
+    except BrokenPipeError:  # e.g. `trainer-tasks predict ... | head`: the reader has all it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as interruption:
         what = "terminated (SIGTERM)" if isinstance(interruption, Interrupted) else "interrupted (Ctrl-C)"
         if is_first_process():

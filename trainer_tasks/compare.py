@@ -17,24 +17,32 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import statistics
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from tasks import TaskError
 from trainer_tasks import report_plots
-from trainer_tasks.distillation import read_distillation
+from trainer_tasks.distillation import DISTILLATION_FILE
 from trainer_tasks.files import write_json_atomic, write_text_atomic
-from trainer_tasks.predictions import Predictions, load_predictions
+from trainer_tasks.predictions import PREDICTIONS_FILE, Predictions, load_predictions
 from trainer_tasks.results import RESULTS_FILE, epoch_table, markdown_table
+from trainer_tasks.run_files import (
+    FINISHED_RUN_ADVICE,
+    check_run_folder,
+    read_distillation_file,
+    read_log_history,
+    read_results_file,
+)
 
 REPORT_FILE = "report.md"
 SUMMARY_FILE = "summary.json"
-STATE_FILE = "trainer_state.json"
 # Shown beside the primary metric when a run has them (single-label, then multi-label keys).
 KEY_METRICS = ("accuracy", "jaccard_samples", "f1_micro", "f1_macro", "hamming_accuracy", "roc_auc_macro")
 
@@ -61,41 +69,73 @@ class Run:
 
 
 def count_parameters(folder: str) -> int | None:
-    """Parameters of the saved model, read from the safetensors headers (no weights loaded)."""
-    from safetensors import safe_open
+    """Parameters of the saved model, read from the safetensors headers (no weights loaded).
+
+    A weights file cut short (a copy or a save that was interrupted) is named, not a safetensors traceback.
+    """
+    from safetensors import SafetensorError, safe_open
 
     files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
     if not files:
         return None
     total = 0
     for path in files:
-        with safe_open(path, framework="pt") as handle:
-            for key in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                total += math.prod(handle.get_slice(key).get_shape())
+        try:
+            with safe_open(path, framework="pt") as handle:
+                for key in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                    total += math.prod(handle.get_slice(key).get_shape())
+        except (SafetensorError, OSError) as error:
+            raise TaskError(f"{path}: cannot read the weights ({error}); {FINISHED_RUN_ADVICE}") from None
     return total
 
 
+def read_test_predictions(folder: str, results: dict[str, Any]) -> Predictions | None:
+    """``predictions_test.npz`` when the run saved it, checked to fit the run's labels (the plots index by them)."""
+    path = os.path.join(folder, PREDICTIONS_FILE)
+    try:
+        predictions = load_predictions(folder)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise TaskError(f"{path}: cannot read it ({error}); {FINISHED_RUN_ADVICE}") from None
+    if predictions is None:
+        return None
+    labels = len(results["labels"])
+    logits, truth = predictions.logits, predictions.labels
+    multi = predictions.is_multi_label
+    shape_ok = (
+        logits.ndim == 2
+        and logits.shape[1] == labels
+        and len(predictions.label_names) == labels
+        and np.issubdtype(logits.dtype, np.number)
+        and np.issubdtype(truth.dtype, np.number)
+        and truth.shape == ((len(logits), labels) if multi else (len(logits),))
+    )
+    if shape_ok and not multi and len(truth):
+        shape_ok = bool(np.all((truth >= 0) & (truth < labels)))
+    if not shape_ok or predictions.problem_type != results["problem_type"]:
+        raise TaskError(
+            f"{path}: logits {logits.shape} and labels {truth.shape} ({predictions.problem_type}) do not fit the "
+            f"run's {labels} labels ({results['problem_type']}); {FINISHED_RUN_ADVICE}"
+        )
+    return predictions
+
+
 def load_run(name: str, folder: str) -> Run:
+    """One run folder read back; every file it holds is checked, so a damaged one is named here, not mid-report."""
+    check_run_folder(folder, f"--run {name}={folder}")
     path = os.path.join(folder, RESULTS_FILE)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise TaskError(
             f"run {name!r}: no {RESULTS_FILE} in {folder}; pass the output folder of a finished train.py run"
         )
-    with open(path, encoding="utf-8") as handle:
-        results = json.load(handle)
-    history: list[dict] = []
-    state_path = os.path.join(folder, STATE_FILE)
-    if os.path.isfile(state_path):
-        with open(state_path, encoding="utf-8") as handle:
-            history = json.load(handle).get("log_history", [])
+    results = read_results_file(folder)
     return Run(
         name=name,
         folder=folder,
         results=results,
         parameters=count_parameters(folder),
-        predictions=load_predictions(folder),
-        log_history=history,
-        distillation=read_distillation(folder),
+        predictions=read_test_predictions(folder, results),
+        log_history=read_log_history(folder),
+        distillation=read_distillation_file(os.path.join(folder, DISTILLATION_FILE)),
     )
 
 
@@ -149,7 +189,14 @@ def show(mean: float | None, sd: float | None, digits: int = 4) -> str:
 
 
 def key_metrics(runs: Sequence[Run]) -> list[str]:
+    """The primary metric, then the other ``KEY_METRICS`` every run has; a run without the primary one is refused."""
     primary = runs[0].results["primary_metric"]
+    for run in runs:
+        if run.test(primary) is None:
+            raise TaskError(
+                f"run {run.name!r}: {os.path.join(run.folder, RESULTS_FILE)} has no test_{primary} in test_metrics "
+                f"(missing or NaN), so it cannot be compared on the primary metric; {FINISHED_RUN_ADVICE}"
+            )
     keys = [primary] + [k for k in KEY_METRICS if k != primary]
     return [k for k in keys if all(run.test(k) is not None for run in runs)]
 
@@ -455,8 +502,26 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default=None, help="Report title.")
 
 
+def check_report_folder(output: str) -> None:
+    """``--output`` must be a folder this process can create or write in; checked before any run is read."""
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise TaskError(f"--output {output} is a file; the report is a folder (report.md, summary.json, PNGs)")
+    existing = os.path.abspath(output)
+    while not os.path.exists(existing):  # the nearest folder that exists: the one it is created in
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise TaskError(f"--output {output}: {existing} is a file, so the report folder cannot be created under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TaskError(f"--output {output}: no permission to write in {existing}; choose another report folder")
+
+
 def run_compare(args: argparse.Namespace) -> None:
     """``trainer-tasks compare --run A=DIR --run B=DIR --output REPORT``."""
+    check_report_folder(args.output)
     runs = [load_run(*parse_run(spec)) for spec in args.run]
-    write_report(runs, args.output, reference=args.reference, title=args.title)
+    try:
+        write_report(runs, args.output, reference=args.reference, title=args.title)
+    except OSError as error:
+        where = error.filename or args.output
+        raise TaskError(f"--output {args.output}: cannot write {where} ({error.strerror or error})") from None
     print(f"report written to {os.path.join(args.output, REPORT_FILE)}")

@@ -24,18 +24,21 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
 import transformers
+from safetensors import SafetensorError
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 from tasks import TaskError
-from tasks.data import is_gzip, open_text
+from tasks.data import ZIP_MAGIC, is_gzip, open_text, readable
 from trainer_tasks import speed
 from trainer_tasks.preprocessing import HARD_MAX_LENGTH
 from trainer_tasks.thresholds import thresholds_from_config
@@ -53,6 +56,7 @@ BATCH_TOKENS = 2048
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 LABEL_SEPARATOR = "|"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
@@ -67,12 +71,43 @@ class Predictions:
 
 def _cannot_load(name: str, error: Exception) -> TaskError:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if os.path.isfile(name):
+        return TaskError(f"cannot load model {name!r}: it is a file; pass the model's folder (with config.json)")
     if os.path.exists(name):
         return TaskError(f"cannot load model from local folder {name!r}: {first_line}")
     return TaskError(
         f"cannot load model {name!r}: it is not a local folder and the Hub could not serve it ({first_line}). "
         "Offline? Pass a local folder: a train.py --output_dir or a trainer-tasks export folder"
     )
+
+
+# What a model folder that exists but cannot be loaded raises: a missing or damaged config, tokenizer or
+# weights file (safetensors raises its own error for a file cut short).
+LOAD_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, SafetensorError)
+
+
+def check_classifier(name: str, config: PretrainedConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Refuse what loads but cannot classify: a base encoder (its head would be random) or a missing tokenizer.
+
+    Without tokenizer files transformers builds a tokenizer from config.json alone whose vocabulary is its
+    special tokens: every text becomes [UNK], and the predictions look fine and mean nothing.
+    """
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and not any(arch.endswith("ForSequenceClassification") for arch in architectures):
+        raise TaskError(
+            f"{name} holds a {architectures[0]} without a classification head, so its scores would be random; "
+            "pass a fine-tuned classifier (a train.py --output_dir)"
+        )
+    check_tokenizer(name, tokenizer)
+
+
+def check_tokenizer(name: str, tokenizer: PreTrainedTokenizerBase) -> None:
+    """A tokenizer whose vocabulary is only its special tokens was built from config.json, without tokenizer files."""
+    if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise TaskError(
+            f"{name} has no tokenizer (its vocabulary is only the special tokens); save the tokenizer it was "
+            "trained with into the folder (tokenizer.save_pretrained) or pass the train.py output folder"
+        )
 
 
 def model_max_length(tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig, requested: int | None) -> int:
@@ -104,7 +139,7 @@ def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[
 
     try:
         model = AutoModelForSequenceClassification.from_pretrained(name, config=config).eval()
-    except (OSError, ValueError) as error:
+    except LOAD_ERRORS as error:
         raise _cannot_load(name, error) from None
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
@@ -139,13 +174,29 @@ def _onnx_runner(folder: str) -> tuple[Callable, list[str]]:
     # As many threads as PyTorch uses (OMP_NUM_THREADS, torch.set_num_threads): ONNX Runtime's own
     # default spins on every core, 30% slower than one thread on cores shared with other jobs.
     options.intra_op_num_threads = torch.get_num_threads()
-    session = onnxruntime.InferenceSession(os.path.join(folder, ONNX_FILE), options, providers=["CPUExecutionProvider"])
+    path = os.path.join(folder, ONNX_FILE)
+    try:
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except (OSError, *_onnxruntime_errors()) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TaskError(
+            f"{path}: ONNX Runtime cannot load it ({first_line}); the file is damaged or needs another ONNX Runtime: "
+            "export the model again with trainer-tasks export"
+        ) from None
     names = [node.name for node in session.get_inputs()]
 
     def run(batch: dict[str, np.ndarray]) -> np.ndarray:
         return session.run(["logits"], {key: batch[key].astype(np.int64) for key in names})[0]
 
     return run, names
+
+
+def _onnxruntime_errors() -> tuple[type[Exception], ...]:
+    """ONNX Runtime's load errors (its own classes, not ``OSError``): a damaged or unsupported ``model.onnx``."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    names = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile", "NotImplemented")
+    return tuple(getattr(state, name) for name in (*names, "RuntimeException") if hasattr(state, name))
 
 
 def token_budget_batches(
@@ -202,8 +253,9 @@ class TextClassifier:
         try:
             config = AutoConfig.from_pretrained(name_or_path)
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        except (OSError, ValueError) as error:
+        except LOAD_ERRORS as error:
             raise _cannot_load(name_or_path, error) from None
+        check_classifier(name_or_path, config, tokenizer)
         if os.path.isfile(os.path.join(name_or_path, ONNX_FILE)):
             if precision == "bf16":
                 raise TaskError(f"--precision {precision} applies to PyTorch models; {name_or_path} is ONNX (fp32)")
@@ -292,26 +344,56 @@ def _format_name(path: str) -> str:
     return name[: -len(".gz")] if name.endswith(".gz") else name
 
 
+def check_input(path: str) -> None:
+    """The input must be a readable data file: checked before the model is loaded, so a typo fails at once.
+
+    A ``.gz`` name whose bytes are not gzip (a file cut to a byte or two, or never compressed) would
+    otherwise be read as plain text and classified as garbage rows.
+    """
+    if path == "-":
+        return
+    if not os.path.exists(path):
+        raise TaskError(f"{path}: no such file; pass a CSV, JSON Lines or text file")
+    if os.path.isdir(path):
+        raise TaskError(f"{path}: is a folder; pass the CSV, JSON Lines or text file itself, or - for stdin")
+    if not os.path.isfile(path):
+        return  # a pipe (<(zcat ...)) or device: its first bytes can be read only once, by the reader
+    with readable(path), open(path, "rb") as raw:
+        magic = raw.read(4)
+    if magic == ZIP_MAGIC:
+        raise TaskError(f"{path}: is a zip archive (an .xlsx workbook?); export the sheet as CSV (UTF-8) and pass that")
+    if path.lower().endswith(".gz") and magic[:2] != GZIP_MAGIC:
+        what = "is empty" if not magic else "does not start as gzip data does"
+        raise TaskError(f"{path}: named .gz but {what} (cut short or not compressed); compress or fetch it again")
+
+
 def read_texts(path: str, text_column: str = "text") -> list[str]:
     """One text per input row, in order; blank rows become ``""`` (kept, so the output lines up)."""
     if path == "-":
-        return [line.rstrip("\r\n") for line in sys.stdin]
-    if not os.path.isfile(path):
-        raise TaskError(f"{path}: no such file; pass a CSV, JSON Lines or text file")
+        return _read_stdin()
+    check_input(path)
     name = _format_name(path)
     suffix = os.path.splitext(name)[1]
-    try:
+    with readable(path):  # not UTF-8, damaged gzip, permission denied: one line naming the file
         if suffix in CSV_SEPARATORS:
             return _read_csv(path, CSV_SEPARATORS[suffix], text_column)
         if suffix in JSONL_SUFFIXES:
             return _read_jsonl(path, text_column)
         with open_text(path) as handle:
             lines = handle.read().split("\n")
-    except UnicodeDecodeError as error:
-        raise TaskError(f"{path}: not UTF-8 text ({error.reason}); re-save the file as UTF-8") from None
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line does not start another one
     return [line.removesuffix("\r") for line in lines]
+
+
+def _read_stdin() -> list[str]:
+    try:
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    except UnicodeDecodeError as error:
+        raise TaskError(
+            f"standard input: byte 0x{error.object[error.start : error.start + 1].hex()} is not UTF-8 text; "
+            "convert it first (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
 
 
 def _read_csv(path: str, separator: str, text_column: str) -> list[str]:
@@ -390,24 +472,90 @@ def output_suffix(output: str | None) -> str:
     return suffix
 
 
-def write_predictions(rows: list[dict], label_names: Sequence[str], output: str | None) -> None:
-    """CSV when ``output`` ends in .csv/.tsv, else JSON Lines; standard output when ``output`` is None."""
+def check_output(output: str | None, input_path: str = "-") -> str:
+    """``--output`` must be a file this process can write, not the input: checked before the model is loaded.
+
+    Its folder is not created: a missing folder is more often a typo than a wish, and a typo would
+    scatter predictions where nobody looks. Writability is tried for real (a temporary file in the
+    folder), because permission bits do not tell: root, read-only mounts, ``/proc``.
+    """
+    if output is None:
+        return output_suffix(output)
+    if os.path.isdir(output):
+        raise TaskError(f"--output {output} is a folder; name a file in it, e.g. {os.path.join(output, 'out.jsonl')}")
     suffix = output_suffix(output)
-    stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.exists(folder):
+        raise TaskError(
+            f"--output {output}: the folder {folder} does not exist; create it first (mkdir -p {folder}) "
+            "or write somewhere else"
+        )
+    if not os.path.isdir(folder):
+        raise TaskError(f"--output {output}: {folder} is a file, not a folder; choose another --output")
+    if input_path != "-" and os.path.exists(output) and os.path.samefile(output, input_path):
+        raise TaskError(f"--output {output} is the input file; writing it would destroy the input: choose another")
+    if os.path.exists(output) and not os.access(output, os.W_OK):
+        raise TaskError(f"--output {output}: the file is not writable (permission denied); choose another --output")
     try:
-        if suffix in CSV_SEPARATORS:
-            writer = csv.writer(stream, delimiter=CSV_SEPARATORS[suffix])
-            writer.writerow(["row", "text", "labels", *[f"score_{name}" for name in label_names], "empty", "truncated"])
-            for row in rows:
-                scores = [row["scores"][name] for name in label_names] if row["scores"] else [""] * len(label_names)
-                flags = [int(row["empty"]), int(row["truncated"])]
-                writer.writerow([row["row"], row["text"], LABEL_SEPARATOR.join(row["labels"]), *scores, *flags])
-        else:
-            for row in rows:
-                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(output)}.", suffix=".tmp")
+    except OSError as error:
+        raise TaskError(
+            f"--output {output}: cannot write in {folder} ({error.strerror or error}); choose a writable folder"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+    return suffix
+
+
+def write_predictions(rows: list[dict], label_names: Sequence[str], output: str | None) -> None:
+    """CSV when ``output`` ends in .csv/.tsv, else JSON Lines; standard output when ``output`` is None.
+
+    A file is written beside ``output`` and renamed over it at the end, so a run that is stopped or
+    fails mid-way (disk full) leaves the old file or none, never half a predictions file.
+    """
+    suffix = output_suffix(output)
+    if output is None:
+        _write_rows(sys.stdout, rows, label_names, suffix)
+        return
+    # Named after its target and this process (not mkstemp: its 0600 mode would stay on the predictions).
+    folder, name = os.path.split(os.path.abspath(output))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            _write_rows(stream, rows, label_names, suffix)
+        os.replace(temporary, output)
+    except OSError as error:
+        raise TaskError(
+            f"--output {output}: cannot write it ({error.strerror or error}); nothing was written"
+        ) from None
     finally:
-        if output:
-            stream.close()
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _write_rows(stream: TextIO, rows: list[dict], label_names: Sequence[str], suffix: str) -> None:
+    if suffix in CSV_SEPARATORS:
+        writer = csv.writer(stream, delimiter=CSV_SEPARATORS[suffix])
+        writer.writerow(["row", "text", "labels", *[f"score_{name}" for name in label_names], "empty", "truncated"])
+        for row in rows:
+            scores = [row["scores"][name] for name in label_names] if row["scores"] else [""] * len(label_names)
+            flags = [int(row["empty"]), int(row["truncated"])]
+            writer.writerow([row["row"], row["text"], LABEL_SEPARATOR.join(row["labels"]), *scores, *flags])
+    else:
+        for row in rows:
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def check_options(batch_size: int, batch_tokens: int, max_length: int | None, precision: str) -> None:
+    """The numbers that need no model, checked before it is loaded (``--max_length``'s upper bound needs it)."""
+    if batch_size < 1:
+        raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
+    if batch_tokens < 1:
+        raise TaskError(f"--batch_tokens must be a positive number, got {batch_tokens}")
+    if max_length is not None and max_length < 3:
+        raise TaskError(f"--max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}")
+    if precision not in PRECISIONS:
+        raise TaskError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
 
 
 def predict_file(
@@ -421,8 +569,14 @@ def predict_file(
     precision: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend)."""
-    output_suffix(output)
+    """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend).
+
+    Everything that needs no model (options, input file, destination) is checked first: a mistake
+    there fails in a second, before the model is loaded or any text is classified.
+    """
+    check_options(batch_size, batch_tokens, max_length, precision)
+    check_input(input_path)
+    check_output(output, input_path)
     classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
     texts = read_texts(input_path, text_column)
     if classifier.multi_label:

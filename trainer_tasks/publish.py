@@ -19,10 +19,10 @@ redacted, and errors never quote it.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,13 +35,14 @@ from transformers.trainer_utils import TrainOutput
 from tasks import Task, TaskError, get_task
 from trainer_tasks.card import CARD_FILE, collect_card, write_card
 from trainer_tasks.results import RESULTS_FILE, collect_results
+from trainer_tasks.run_files import check_run_folder, read_results_file
 from trainer_tasks.secrets import check_no_secrets, secret_values
 
 logger = logging.getLogger(__name__)
 
 # The Trainer's own ignore patterns for the output folder, plus the temporary files of atomic writes.
 IGNORE_PATTERNS = ["_*", "checkpoint-*", ".*.tmp"]
-HUB_ERRORS = (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError, RuntimeError)
+HUB_ERRORS = (HfHubHTTPError, httpx2.HTTPError, httpx2.InvalidURL, OSError, ValueError, RuntimeError)
 STATUS_HINTS = {
     401: "the server refused the token: set HF_TOKEN or run `hf auth login` with a token that can write to the repo",
     402: "payment required: the account's plan or quota does not allow this upload",
@@ -230,14 +231,26 @@ def push_output(trainer) -> str | None:
 
 
 def read_results(output_dir: str) -> dict:
-    path = os.path.join(output_dir, RESULTS_FILE)
-    if not os.path.isfile(path):
+    """The run's ``results.json``, checked to hold what the card needs (a damaged one is named, not a KeyError)."""
+    check_run_folder(output_dir, "card")
+    if not os.path.lexists(os.path.join(output_dir, RESULTS_FILE)):
         raise TaskError(f"{output_dir} has no {RESULTS_FILE}: pass the output folder of a finished train.py run")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            return json.load(handle)
-        except json.JSONDecodeError as error:
-            raise TaskError(f"{path}: not valid JSON ({error}); re-run training to rewrite it") from None
+    return read_results_file(output_dir)
+
+
+def check_endpoint(endpoint: str | None) -> None:
+    """``--hub_endpoint`` must be an http(s) URL: a typo would otherwise fail deep inside the HTTP client."""
+    if endpoint is None:
+        return
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        parts.port  # noqa: B018 (parsing the port is the check: "host:abc" raises ValueError)
+    except ValueError as error:
+        raise TaskError(
+            f"--hub_endpoint {endpoint!r} is not a valid URL ({error}); e.g. https://huggingface.co"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TaskError(f"--hub_endpoint {endpoint!r} must be an http:// or https:// URL, e.g. https://huggingface.co")
 
 
 def add_card_arguments(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +266,7 @@ def add_card_arguments(parser: argparse.ArgumentParser) -> None:
 def run_card(args: argparse.Namespace) -> None:
     """Re-render the card of a finished run from its results.json, and push the folder with ``--push``."""
     folder = args.output_dir
+    check_endpoint(args.hub_endpoint)
     results = read_results(folder)
     try:
         task = get_task(args.task or results["task"])
@@ -267,7 +281,14 @@ def run_card(args: argparse.Namespace) -> None:
         api = hub_api(args.hub_endpoint or hub.get("endpoint"))
         repo_id = ensure_repo(api, repo_id, folder, hub.get("private"))
     card = collect_card(results, task, folder, model_id=repo_id, base_model=args.base_model, license=args.license)
-    print(f"wrote {write_card(folder, card)}")
+    try:
+        path = write_card(folder, card)
+    except OSError as error:
+        raise TaskError(
+            f"cannot write {CARD_FILE} in {folder} ({error.strerror or error}); make the folder writable or copy "
+            "the run somewhere you can write"
+        ) from None
+    print(f"wrote {path}")
     if api is not None:
         message = "Upload model card and run folder (trainer-tasks card --push)"
         print(f"pushed {folder} to {upload_output(api, folder, repo_id, message, hub.get('revision'))}")

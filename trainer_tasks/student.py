@@ -17,9 +17,10 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from transformers import (
     AutoConfig,
@@ -29,11 +30,13 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 from tasks import Task, TaskError
 from trainer_tasks.arguments import ModelArguments
 from trainer_tasks.distillation import DistillationArguments
 from trainer_tasks.modeling import load_model, load_tokenizer
+from trainer_tasks.predict import check_tokenizer
 
 DEFAULT_MODEL = ModelArguments.model_name_or_path
 STUDENT_CONFIG_KEY = "student_of"  # saved in the student's config.json: where its weights came from
@@ -44,18 +47,36 @@ def every_other_layer(num_layers: int) -> list[int]:
     return list(range(0, num_layers, 2))
 
 
-def load_teacher_for_copy(path: str) -> PreTrainedModel:
-    """The checkpoint with its classification head when it has one, else the bare encoder."""
+@dataclass(frozen=True)
+class StudentNames:
+    """What the user called the teacher and the layers, so messages name what they typed."""
+
+    teacher: str = "--student_from_teacher"
+    layers: str = "--student_layers"
+
+
+TRAIN_NAMES = StudentNames()  # train.py --student_from_teacher DIR --student_layers ...
+COMMAND_NAMES = StudentNames(teacher="TEACHER", layers="--layers")  # trainer-tasks student TEACHER OUT --layers ...
+
+
+def check_teacher_folder(path: str, names: StudentNames = TRAIN_NAMES) -> None:
+    if os.path.isfile(path):
+        raise TaskError(f"{names.teacher} {path!r} is a file; pass the checkpoint's folder (with config.json)")
     if not os.path.isdir(path):
-        raise TaskError(f"--student_from_teacher {path!r}: no such folder; pass a saved checkpoint folder")
+        raise TaskError(f"{names.teacher} {path!r}: no such folder; pass a saved checkpoint folder")
+
+
+def load_teacher_for_copy(path: str, names: StudentNames = TRAIN_NAMES) -> PreTrainedModel:
+    """The checkpoint with its classification head when it has one, else the bare encoder."""
+    check_teacher_folder(path, names)
     try:
         config = AutoConfig.from_pretrained(path)
         has_head = any(arch.endswith("ForSequenceClassification") for arch in (config.architectures or []))
         auto_class = AutoModelForSequenceClassification if has_head else AutoModel
         return auto_class.from_pretrained(path)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, SafetensorError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TaskError(f"--student_from_teacher {path!r}: cannot load a model from it ({first_line})") from None
+        raise TaskError(f"{names.teacher} {path!r}: cannot load a model from it ({first_line})") from None
 
 
 def encoder_layers_name(model: PreTrainedModel) -> str:
@@ -71,20 +92,20 @@ def encoder_layers_name(model: PreTrainedModel) -> str:
     if len(candidates) != 1:
         raise TaskError(
             f"cannot find the encoder layers of this {type(model).__name__} (found {candidates or 'no'} layer lists "
-            f"of length {depth}); --student_from_teacher supports BERT-family encoders with one list of layers"
+            f"of length {depth}); a student can be built from BERT-family encoders with one list of layers only"
         )
     return candidates[0]
 
 
-def check_layers(layers: Sequence[int], depth: int) -> list[int]:
+def check_layers(layers: Sequence[int], depth: int, names: StudentNames = TRAIN_NAMES) -> list[int]:
     layers = list(layers)
     if not layers:
-        raise TaskError("--student_layers is empty: name at least one teacher layer to keep")
+        raise TaskError(f"{names.layers} is empty: name at least one teacher layer to keep")
     bad = [layer for layer in layers if not 0 <= layer < depth]
     if bad:
-        raise TaskError(f"--student_layers {bad} out of range: the teacher has layers 0..{depth - 1}")
+        raise TaskError(f"{names.layers} {bad} out of range: the teacher has layers 0..{depth - 1}")
     if sorted(set(layers)) != layers:
-        raise TaskError(f"--student_layers must be increasing and distinct, got {layers}")
+        raise TaskError(f"{names.layers} must be increasing and distinct, got {layers}")
     return layers
 
 
@@ -106,12 +127,12 @@ def student_state_dict(teacher: PreTrainedModel, layers: Sequence[int]) -> dict[
 
 
 def build_student(
-    teacher_path: str, layers: Sequence[int] | None = None
+    teacher_path: str, layers: Sequence[int] | None = None, names: StudentNames = TRAIN_NAMES
 ) -> tuple[PreTrainedModel, PreTrainedModel, list[int]]:
     """``(student, teacher, kept layers)``: a copy of the teacher keeping only ``layers`` (default every other)."""
-    teacher = load_teacher_for_copy(teacher_path)
+    teacher = load_teacher_for_copy(teacher_path, names)
     depth = teacher.config.num_hidden_layers
-    kept = check_layers(layers if layers is not None else every_other_layer(depth), depth)
+    kept = check_layers(layers if layers is not None else every_other_layer(depth), depth, names)
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = len(kept)  # DistilBERT's config maps this name to n_layers
     setattr(config, STUDENT_CONFIG_KEY, {"teacher": teacher_path, "teacher_layers": kept, "teacher_depth": depth})
@@ -122,15 +143,43 @@ def build_student(
     return student, teacher, kept
 
 
-def save_student(teacher_path: str, output_dir: str, layers: Sequence[int] | None = None) -> list[int]:
-    """Build the student and save it, with the teacher's tokenizer, as a normal checkpoint folder."""
-    student, _, kept = build_student(teacher_path, layers)
-    student.save_pretrained(output_dir)
+def check_student_folder(teacher_path: str, output_dir: str) -> None:
+    """OUTPUT_DIR must be a folder that can be written and is not the teacher's (saving would replace its weights)."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise TaskError(f"{output_dir} is a file; OUTPUT_DIR is the folder the student checkpoint is written to")
+    teacher, output = os.path.abspath(teacher_path), os.path.abspath(output_dir)
+    if teacher == output or (os.path.exists(output_dir) and os.path.samefile(teacher_path, output_dir)):
+        raise TaskError(
+            f"{output_dir} is the teacher's folder: saving the student there would replace the teacher's weights; "
+            "choose another output folder"
+        )
+    existing = output
+    while not os.path.exists(existing):  # the nearest folder that exists: the one the student is created in
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise TaskError(f"{output_dir}: {existing} is a file, so the student folder cannot be created under it")
+
+
+def save_student(
+    teacher_path: str, output_dir: str, layers: Sequence[int] | None = None, names: StudentNames = TRAIN_NAMES
+) -> list[int]:
+    """Build the student and save it, with the teacher's tokenizer, as a normal checkpoint folder.
+
+    The tokenizer is loaded first, so a teacher folder without one fails before anything is written.
+    """
+    check_teacher_folder(teacher_path, names)
+    check_student_folder(teacher_path, output_dir)
     try:
         tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(teacher_path)
     except (OSError, ValueError) as error:
-        raise TaskError(f"--student_from_teacher {teacher_path!r}: no tokenizer in the folder ({error})") from None
-    tokenizer.save_pretrained(output_dir)
+        raise TaskError(f"{names.teacher} {teacher_path!r}: no tokenizer in the folder ({error})") from None
+    check_tokenizer(teacher_path, tokenizer)
+    student, _, kept = build_student(teacher_path, layers, names)
+    try:
+        student.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+    except OSError as error:
+        raise TaskError(f"{output_dir}: cannot write the student ({error.strerror or error})") from None
     return kept
 
 
@@ -186,6 +235,7 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_student(args: argparse.Namespace) -> None:
     """``trainer-tasks student TEACHER OUT``: write a half-depth copy of TEACHER to OUT."""
-    kept = save_student(args.teacher, args.output_dir, args.layers)
+    hf_logging.disable_progress_bar()  # a bar per weight file loaded would bury the one line that matters
+    kept = save_student(args.teacher, args.output_dir, args.layers, COMMAND_NAMES)
     config = AutoConfig.from_pretrained(args.output_dir)
     print(f"student of {args.teacher}: teacher layers {kept} -> {config.num_hidden_layers} layers in {args.output_dir}")
