@@ -16,10 +16,14 @@ import transformers
 from transformers import set_seed
 
 from tasks import TaskError, get_task
-from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
-from trainer_tasks.boundary import run_entry_point
-from trainer_tasks.checkpoints import interruption_advice, resolve_checkpoint
-from trainer_tasks.degenerate import (
+from trainer_tasks.core.boundary import run_entry_point
+from trainer_tasks.core.secrets import check_no_secrets, install_log_redaction, secret_values
+from trainer_tasks.fast_path.mixed_precision import precision_warnings
+from trainer_tasks.hub.publish import ModelCardCallback, push_output, write_model_card
+from trainer_tasks.record.results import collect_results, write_results
+from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.training.checkpoints import interruption_advice, resolve_checkpoint
+from trainer_tasks.training.degenerate import (
     RunWarnings,
     check_label_coverage,
     check_losses,
@@ -27,20 +31,22 @@ from trainer_tasks.degenerate import (
     check_sequence_length,
     check_truncation,
 )
-from trainer_tasks.distillation import DistillationArguments
-from trainer_tasks.epoch_table import EpochTableCallback
-from trainer_tasks.output_folder import RunIdentity, check_checkpoint_fits, claim_output_dir
-from trainer_tasks.parsing import parse_args
-from trainer_tasks.predictions import evaluate_test
-from trainer_tasks.preprocessing import limit_samples, make_collator, max_length, model_position_limit, tokenize_splits
-from trainer_tasks.publish import ModelCardCallback, push_output, write_model_card
-from trainer_tasks.results import collect_results, write_results
-from trainer_tasks.secrets import check_no_secrets, install_log_redaction, secret_values
-from trainer_tasks.speed import precision_warnings
-from trainer_tasks.student import load_tokenizer_and_model
-from trainer_tasks.thresholds import ThresholdArguments, tune_thresholds
-from trainer_tasks.variants import build_trainer
-from trainer_tasks.weighted_loss import LossArguments, loss_weight_results
+from trainer_tasks.training.distillation import DistillationArguments
+from trainer_tasks.training.epoch_table import EpochTableCallback
+from trainer_tasks.training.output_folder import RunIdentity, check_checkpoint_fits, claim_output_dir
+from trainer_tasks.training.parsing import parse_args
+from trainer_tasks.training.preprocessing import (
+    limit_samples,
+    make_collator,
+    max_length,
+    model_position_limit,
+    tokenize_splits,
+)
+from trainer_tasks.training.split_predictions import evaluate_test
+from trainer_tasks.training.student import load_tokenizer_and_model
+from trainer_tasks.training.thresholds import ThresholdArguments, tune_thresholds
+from trainer_tasks.training.variants import build_trainer
+from trainer_tasks.training.weighted_loss import LossArguments, loss_weight_results
 
 logger = logging.getLogger("train")
 ARGUMENT_TYPES = (

@@ -15,7 +15,7 @@ One command, CPU, offline, on ``../shared``:
 3. toxic: teacher, student (a) and (b), one seed, with the Hamming score (``jaccard_samples``) and
    micro-F1.
 
-Each part writes a comparison report (``trainer_tasks.compare``: markdown, PNG plots, summary.json)
+Each part writes a comparison report (``trainer_tasks.reports.compare``: markdown, PNG plots, summary.json)
 and the script prints the headline numbers. A run whose ``results.json`` exists is reused, so an
 interrupted benchmark resumes where it stopped.
 """
@@ -41,7 +41,7 @@ set_defaults(threads="1")
 
 import train  # noqa: E402
 from tasks import DataConfig, get_task  # noqa: E402
-from trainer_tasks.compare import load_run, write_report  # noqa: E402
+from trainer_tasks.reports.compare import load_run, write_report  # noqa: E402
 
 NEWS_FILE = "data/news/uci-news-aggregator.csv.gz"
 TOXIC_FILES = ("data/toxic/thesis_val.csv.gz", "data/toxic/thesis_test.csv.gz")

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from trainer_tasks import speed
+from trainer_tasks.fast_path import mixed_precision
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -38,8 +38,8 @@ def cpu_model(cpuinfo: str) -> str:
 
 def describe() -> dict:
     """Hardware and software of this run, as recorded beside every result."""
-    cpuinfo = speed.read_cpuinfo()
-    flags = speed.cpu_flags(cpuinfo)
+    cpuinfo = mixed_precision.read_cpuinfo()
+    flags = mixed_precision.cpu_flags(cpuinfo)
     info = {
         "device": device().type,
         "cpu": cpu_model(cpuinfo),

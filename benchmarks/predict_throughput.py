@@ -46,10 +46,10 @@ from transformers import pipeline  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from tasks import get_task  # noqa: E402
-from trainer_tasks.arguments import ModelArguments  # noqa: E402
-from trainer_tasks.modeling import load_model, load_tokenizer  # noqa: E402
-from trainer_tasks.predict import TextClassifier  # noqa: E402
-from trainer_tasks.results import markdown_table  # noqa: E402
+from trainer_tasks.inference.classifier import TextClassifier  # noqa: E402
+from trainer_tasks.record.results import markdown_table  # noqa: E402
+from trainer_tasks.training.arguments import ModelArguments  # noqa: E402
+from trainer_tasks.training.modeling import load_model, load_tokenizer  # noqa: E402
 
 NEWS_FILE = "data/news/uci-news-aggregator.csv.gz"
 MODEL = "models/all-MiniLM-L6-v2"
@@ -121,7 +121,7 @@ def main() -> None:
         add(f"trainer-tasks predict ({precision})", args.batch_size, seconds, result.scores, reference)
 
     if not args.skip_onnx:
-        from trainer_tasks.onnx_export import export_onnx
+        from trainer_tasks.inference.onnx_export import export_onnx
 
         onnx_dir = os.path.join(work, "minilm-news-onnx")
         record, export_seconds = timed(lambda: export_onnx(model_dir, onnx_dir))

@@ -63,12 +63,12 @@ from transformers import (  # noqa: E402
 
 from benchmarks import hardware  # noqa: E402
 from tasks import DataConfig, Task, get_task  # noqa: E402
-from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments  # noqa: E402
-from trainer_tasks.modeling import load_model, load_tokenizer  # noqa: E402
-from trainer_tasks.predict import TextClassifier  # noqa: E402
-from trainer_tasks.preprocessing import tokenize_splits  # noqa: E402
-from trainer_tasks.results import markdown_table  # noqa: E402
-from trainer_tasks.trainer import TaskTrainer  # noqa: E402
+from trainer_tasks.inference.classifier import TextClassifier  # noqa: E402
+from trainer_tasks.record.results import markdown_table  # noqa: E402
+from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments  # noqa: E402
+from trainer_tasks.training.modeling import load_model, load_tokenizer  # noqa: E402
+from trainer_tasks.training.preprocessing import tokenize_splits  # noqa: E402
+from trainer_tasks.training.trainer import TaskTrainer  # noqa: E402
 
 SEED = 42
 LEARNING_RATE = 5e-5  # the thesis's, and TrainingArguments' default

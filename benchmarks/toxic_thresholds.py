@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 
 import train  # noqa: E402
 from tasks import DataConfig, get_task  # noqa: E402
-from trainer_tasks.predict import TextClassifier  # noqa: E402
-from trainer_tasks.results import markdown_table  # noqa: E402
+from trainer_tasks.inference.classifier import TextClassifier  # noqa: E402
+from trainer_tasks.record.results import markdown_table  # noqa: E402
 
 TOXIC_FILES = ("data/toxic/thesis_val.csv.gz", "data/toxic/thesis_test.csv.gz")
 MODEL = "models/all-MiniLM-L6-v2"

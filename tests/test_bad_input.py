@@ -21,8 +21,8 @@ from transformers import AutoTokenizer
 import train
 from tasks import DataConfig, TaskError, get_task
 from trainer_tasks import testing as builders
-from trainer_tasks.arguments import DataArguments
-from trainer_tasks.preprocessing import limit_samples, tokenize_splits
+from trainer_tasks.training.arguments import DataArguments
+from trainer_tasks.training.preprocessing import limit_samples, tokenize_splits
 
 NEWS, TOXIC = get_task("news"), get_task("toxic")
 TOXIC_HEADER = "id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate"

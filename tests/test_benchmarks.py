@@ -10,7 +10,7 @@ import torch
 
 from benchmarks import throughput
 from tasks import get_task
-from trainer_tasks import predict
+from trainer_tasks.inference import classifier
 
 
 def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
@@ -43,7 +43,7 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
 
     inference = {(row["task"], row["key"]): row for row in results["inference"]}
     assert {key for _, key in inference} == {key for key, _ in throughput.INFER_CONFIGS}
-    auto = predict.resolve_precision("auto", "cpu")[0]  # what predict's default picks on this machine
+    auto = classifier.resolve_precision("auto", "cpu")[0]  # what predict's default picks on this machine
     for task in ("news", "toxic"):
         assert inference[task, "ours-fp32"]["agreement_with_pipeline"] == 1.0  # fp32, same model: same labels
         assert inference[task, "ours-fp32"]["dtype"] == "fp32" and inference[task, "ours"]["dtype"] == auto

@@ -8,8 +8,8 @@ from fake_hub import check_metadata
 from huggingface_hub import ModelCard
 
 from tasks import get_task
-from trainer_tasks import cli
-from trainer_tasks.card import collect_card, render_card, write_card
+from trainer_tasks.commands import main as cli
+from trainer_tasks.hub.card import collect_card, render_card, write_card
 
 NEWS_TEST = {
     "test_loss": 0.41, "test_accuracy": 0.8672, "test_f1_macro": 0.8551, "test_f1_business": 0.83,
@@ -27,7 +27,7 @@ TOXIC_TEST = {
 
 
 def results_for(task_name: str, test_metrics: dict, **extra) -> dict:
-    """A results.json of a 2-epoch run, in the schema trainer_tasks.results.collect_results writes."""
+    """A results.json of a 2-epoch run, in the schema trainer_tasks.record.results.collect_results writes."""
     task = get_task(task_name)
     return {
         "task": task.name,

@@ -21,8 +21,8 @@ import pytest
 from cli_workspace import TEXTS, assert_one_error_line, build_workspace, finished_run
 from conftest import ROOT
 
-from trainer_tasks import cli
-from trainer_tasks.boundary import StrictArgumentParser, option_names
+from trainer_tasks.commands import main as cli
+from trainer_tasks.core.boundary import StrictArgumentParser, option_names
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -390,7 +390,7 @@ def test_card_errors_name_the_folder_or_file(workspace, tmp_path, capsys):
 def test_sigterm_during_predict_is_one_line_and_leaves_no_partial_output(workspace, tmp_path):
     """A real process stopped while it waits for input: exit 143, one line, and --output neither half nor temporary."""
     output = tmp_path / "p.jsonl"
-    command = [sys.executable, "-m", "trainer_tasks.cli", "predict", workspace["classifier"], "-", "--output",
+    command = [sys.executable, "-m", "trainer_tasks.commands.main", "predict", workspace["classifier"], "-", "--output",
                str(output), "--precision", "fp32", "--no_progress"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_card import NEWS_TEST, results_for
 
-from trainer_tasks import cli
-from trainer_tasks.boundary import option_names
-from trainer_tasks.run_files import RESULTS_SHAPE, OrNull
+from trainer_tasks.commands import main as cli
+from trainer_tasks.core.boundary import option_names
+from trainer_tasks.record.run_files import RESULTS_SHAPE, OrNull
 
 SETTINGS = settings(
     max_examples=50,

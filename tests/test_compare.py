@@ -12,9 +12,9 @@ from transformers import AutoModelForSequenceClassification
 
 import train
 from tasks import TaskError
-from trainer_tasks import cli
-from trainer_tasks.compare import Run, load_run, paired_margins, write_report
-from trainer_tasks.predictions import load_predictions
+from trainer_tasks.commands import main as cli
+from trainer_tasks.reports.compare import Run, load_run, paired_margins, write_report
+from trainer_tasks.training.split_predictions import load_predictions
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

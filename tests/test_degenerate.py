@@ -14,8 +14,8 @@ from transformers import AutoTokenizer
 
 import train
 from tasks import TaskError, get_task
-from trainer_tasks.boundary import run_entry_point
-from trainer_tasks.degenerate import RunWarnings, check_label_coverage, check_sequence_length, check_truncation
+from trainer_tasks.core.boundary import run_entry_point
+from trainer_tasks.training.degenerate import RunWarnings, check_label_coverage, check_sequence_length, check_truncation
 
 NEWS, TOXIC = get_task("news"), get_task("toxic")
 

@@ -24,8 +24,8 @@ from transformers import (
 import train
 from tasks import TaskError
 from trainer_tasks import testing as builders
-from trainer_tasks.arguments import TaskTrainingArguments
-from trainer_tasks.distillation import (
+from trainer_tasks.training.arguments import TaskTrainingArguments
+from trainer_tasks.training.distillation import (
     DistillationArguments,
     DistillationTrainer,
     check_teacher_config,
@@ -34,8 +34,8 @@ from trainer_tasks.distillation import (
     select_trainer,
     soft_target_loss,
 )
-from trainer_tasks.student import build_student
-from trainer_tasks.trainer import TaskTrainer
+from trainer_tasks.training.student import build_student
+from trainer_tasks.training.trainer import TaskTrainer
 
 NEWS = {0: "business", 1: "science/tech", 2: "entertainment", 3: "health"}
 TOXIC = dict(enumerate(["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification
 
-from trainer_tasks.embedding_gradient import reuse_embedding_gradient
+from trainer_tasks.fast_path.embedding_gradient import reuse_embedding_gradient
 from trainer_tasks.testing import build_tiny_model
 
 
@@ -114,8 +114,8 @@ def test_not_applied_where_the_stock_gradient_is_needed():
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_task_trainer_switches_it_from_the_arguments(enabled, tiny_model, tmp_path):
-    from trainer_tasks.arguments import TaskTrainingArguments
-    from trainer_tasks.trainer import TaskTrainer
+    from trainer_tasks.training.arguments import TaskTrainingArguments
+    from trainer_tasks.training.trainer import TaskTrainer
 
     assert TaskTrainingArguments(output_dir=str(tmp_path), report_to="none").reuse_embedding_gradient is True
     args = TaskTrainingArguments(

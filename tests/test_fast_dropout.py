@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-from trainer_tasks import fast_dropout
-from trainer_tasks.fast_dropout import FAST_DROPOUT_ATTENTION, apply_dropout, keep_mask, use_fast_dropout
+from trainer_tasks.fast_path import fast_dropout
+from trainer_tasks.fast_path.fast_dropout import FAST_DROPOUT_ATTENTION, apply_dropout, keep_mask, use_fast_dropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.25, 0.5, 0.9])
@@ -110,8 +110,8 @@ def test_not_applied_to_models_off_the_cpu():
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_task_trainer_switches_it_from_the_arguments(enabled, tiny_bert, tmp_path):
-    from trainer_tasks.arguments import TaskTrainingArguments
-    from trainer_tasks.trainer import TaskTrainer
+    from trainer_tasks.training.arguments import TaskTrainingArguments
+    from trainer_tasks.training.trainer import TaskTrainer
 
     assert TaskTrainingArguments(output_dir=str(tmp_path), report_to="none").fast_dropout is True
     args = TaskTrainingArguments(output_dir=str(tmp_path), report_to="none", eval_strategy="no", fast_dropout=enabled)

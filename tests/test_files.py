@@ -8,7 +8,7 @@ import stat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trainer_tasks.files import write_json_atomic, write_text_atomic
+from trainer_tasks.core.files import write_json_atomic, write_text_atomic
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

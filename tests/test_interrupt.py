@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import ROOT, train_args
 
-from trainer_tasks.checkpoints import latest_checkpoint
+from trainer_tasks.training.checkpoints import latest_checkpoint
 
 
 @pytest.mark.slow

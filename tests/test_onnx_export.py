@@ -9,9 +9,9 @@ from classifiers import save_classifier
 
 from tasks import TaskError
 from tasks.toxic import LABELS as TOXIC_LABELS
-from trainer_tasks import cli
-from trainer_tasks.onnx_export import export_onnx
-from trainer_tasks.predict import TextClassifier
+from trainer_tasks.commands import main as cli
+from trainer_tasks.inference.classifier import TextClassifier
+from trainer_tasks.inference.onnx_export import export_onnx
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX export tests need pip install -e '.[dev]' (or [onnx])")
 

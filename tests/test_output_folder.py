@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import train
 from tasks import TaskError, get_task
-from trainer_tasks.boundary import run_entry_point
-from trainer_tasks.output_folder import (
+from trainer_tasks.core.boundary import run_entry_point
+from trainer_tasks.training.output_folder import (
     IDENTITY_FILE,
     RunIdentity,
     acquire_lock,

@@ -3,8 +3,8 @@
 import pytest
 
 from tasks import TaskError
-from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
-from trainer_tasks.parsing import parse_args
+from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.training.parsing import parse_args
 
 TYPES = (ModelArguments, DataArguments, TaskTrainingArguments)
 

@@ -14,8 +14,10 @@ from conftest import ROOT
 
 from tasks import TaskError
 from tasks.toxic import LABELS as TOXIC_LABELS
-from trainer_tasks import cli, speed
-from trainer_tasks.predict import TextClassifier, read_texts, token_budget_batches
+from trainer_tasks.commands import main as cli
+from trainer_tasks.fast_path import mixed_precision
+from trainer_tasks.inference.classifier import TextClassifier, token_budget_batches
+from trainer_tasks.inference.readers import read_texts
 
 EXACT = ["--precision", "fp32"]  # these tests compare scores with pipeline()'s to 1e-5
 NEWS_LABELS = ("business", "science/tech", "entertainment", "health")
@@ -164,7 +166,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, toxic_model, capsys):
 @pytest.mark.slow
 def test_cli_reads_stdin_and_writes_stdout_in_a_real_process(toxic_model):
     done = subprocess.run(
-        [sys.executable, "-m", "trainer_tasks.cli", "predict", toxic_model, "-", "--batch_size", "2", *EXACT],
+        [sys.executable, "-m", "trainer_tasks.commands.main", "predict", toxic_model, "-", "--batch_size", "2", *EXACT],
         input="\n".join(LINES) + "\n",
         capture_output=True,
         text=True,
@@ -206,7 +208,7 @@ def test_batch_limits_do_not_change_scores(toxic_model):
 
 @pytest.mark.parametrize(("flags", "expected"), [("avx512f avx512_bf16", "bf16"), ("avx2 avx512f", "fp32")])
 def test_auto_precision_is_bf16_only_on_cpus_that_run_it_natively(monkeypatch, toxic_model, flags, expected):
-    monkeypatch.setattr(speed, "read_cpuinfo", lambda: f"processor : 0\nflags : fpu {flags}\n")
+    monkeypatch.setattr(mixed_precision, "read_cpuinfo", lambda: f"processor : 0\nflags : fpu {flags}\n")
     classifier = TextClassifier.load(toxic_model)  # the default: auto
     assert classifier.backend == f"pytorch {expected}"
     exact = TextClassifier.load(toxic_model, precision="fp32").predict(LINES).scores

@@ -24,7 +24,7 @@ from fake_hub import FakeHub
 from huggingface_hub import ModelCard
 
 from tasks import TaskError
-from trainer_tasks.arguments import TaskTrainingArguments
+from trainer_tasks.training.arguments import TaskTrainingArguments
 
 TOKEN = "hf_PLANTEDdoNotLeak0123456789abcdef"
 USER = "tester"
@@ -76,7 +76,7 @@ def run(command: list[str], env: dict[str, str], expect: int = 0) -> subprocess.
 
 
 def card_command(folder: Path) -> list[str]:
-    return [sys.executable, "-m", "trainer_tasks.cli", "card", str(folder), "--push"]
+    return [sys.executable, "-m", "trainer_tasks.commands.main", "card", str(folder), "--push"]
 
 
 def round_trip(env: dict[str, str], repo_id: str, local: Path, texts: list[str]) -> dict:

@@ -21,9 +21,9 @@ from conftest import ROOT, train_args
 from transformers import TrainerControl, TrainerState
 
 from tasks import TaskError
-from trainer_tasks.checkpoints import checkpoint_problem, checkpoints_in, latest_checkpoint, resolve_checkpoint
-from trainer_tasks.epoch_table import STATE_KEY, EpochTableCallback
-from trainer_tasks.results import RESULTS_FILE
+from trainer_tasks.record.results import RESULTS_FILE
+from trainer_tasks.training.checkpoints import checkpoint_problem, checkpoints_in, latest_checkpoint, resolve_checkpoint
+from trainer_tasks.training.epoch_table import STATE_KEY, EpochTableCallback
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +140,7 @@ class Args:
 
 
 def test_auto_without_checkpoints_starts_fresh_and_says_so(tmp_path, caplog):
-    with caplog.at_level("WARNING", logger="trainer_tasks.checkpoints"):
+    with caplog.at_level("WARNING", logger="trainer_tasks.training.checkpoints"):
         assert resolve_checkpoint(Args("auto", str(tmp_path / "new-run"))) is None
     assert "no complete checkpoint" in caplog.text and "starting fresh" in caplog.text
 
@@ -156,7 +156,7 @@ def test_explicit_checkpoint_that_is_incomplete_is_an_error(tmp_path):
 
 
 def test_a_fresh_run_resolves_no_checkpoint(tmp_path):
-    """A folder holding checkpoints is refused earlier (``trainer_tasks.output_folder``), never silently mixed."""
+    """A folder holding checkpoints is refused earlier (``training.output_folder``), never silently mixed."""
     (tmp_path / "checkpoint-10").mkdir()
     assert resolve_checkpoint(Args(None, str(tmp_path))) is None
 
@@ -164,7 +164,7 @@ def test_a_fresh_run_resolves_no_checkpoint(tmp_path):
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
-from trainer_tasks.files import write_json_atomic, write_text_atomic  # what write_results writes with
+from trainer_tasks.core.files import write_json_atomic, write_text_atomic  # what write_results writes with
 results = {{"test_metrics": {{"test_accuracy": 0.5}}, "padding": ["x" * 100] * 50000}}
 print("writing", flush=True)
 i = 0

@@ -14,8 +14,7 @@ import torch
 from conftest import ROOT, train_args
 
 from tasks import TaskError
-from trainer_tasks.arguments import TaskTrainingArguments
-from trainer_tasks.secrets import (
+from trainer_tasks.core.secrets import (
     REDACTED,
     check_no_secrets,
     files_containing,
@@ -23,6 +22,7 @@ from trainer_tasks.secrets import (
     redacted_command,
     secret_values,
 )
+from trainer_tasks.training.arguments import TaskTrainingArguments
 
 FLAG_TOKEN = "hf_PLANTEDsecret123"
 ENV_TOKEN = "hf_PLANTEDenvSecret456"
@@ -167,7 +167,7 @@ def test_a_misspelt_token_flag_is_refused_without_quoting_the_token(tmp_path, fl
 
 
 def test_anything_shaped_like_a_hub_token_is_redacted_even_when_unknown():
-    from trainer_tasks.secrets import redact
+    from trainer_tasks.core.secrets import redact
 
     text = "retrying with hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567 now"
     assert redact(text, []) == f"retrying with {REDACTED} now"

@@ -10,11 +10,12 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertModel, pipeline
 
 import train
-from trainer_tasks import speed
-from trainer_tasks.arguments import DataArguments, ModelArguments, TaskTrainingArguments
-from trainer_tasks.parsing import parse_args
-from trainer_tasks.predict import TextClassifier
-from trainer_tasks.trainer import TaskTrainer
+from trainer_tasks.fast_path import cls_only, mixed_precision
+from trainer_tasks.inference.classifier import TextClassifier
+from trainer_tasks.training import preprocessing
+from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments
+from trainer_tasks.training.parsing import parse_args
+from trainer_tasks.training.trainer import TaskTrainer
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -30,27 +31,27 @@ GRAVITON = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics\n"
     ("cpuinfo", "expected"), [(ZEN4, True), (SAPPHIRE_RAPIDS, True), (SKYLAKE, False), (GRAVITON, False), ("", False)]
 )
 def test_bf16_auto_follows_cpu_flags(cpuinfo, expected):
-    assert speed.cpu_has_fast_bf16(cpuinfo) is expected
-    bf16, reason = speed.resolve_bf16(None, fp16=False, device="cpu", cpuinfo=cpuinfo)
+    assert mixed_precision.cpu_has_fast_bf16(cpuinfo) is expected
+    bf16, reason = mixed_precision.resolve_bf16(None, fp16=False, device="cpu", cpuinfo=cpuinfo)
     assert bf16 is expected
     assert reason.startswith("auto: ")
     assert ("avx512_bf16" in reason or "amx_bf16" in reason) if expected else "emulated" in reason
 
 
 def test_explicit_choices_win_over_auto():
-    assert speed.resolve_bf16(False, fp16=False, device="cpu", cpuinfo=ZEN4) == (False, "set by --bf16")
-    assert speed.resolve_bf16(True, fp16=False, device="cpu", cpuinfo=SKYLAKE) == (True, "set by --bf16")
-    assert speed.resolve_bf16(None, fp16=True, device="cpu", cpuinfo=ZEN4)[0] is False
-    assert speed.resolve_bf16(None, fp16=False, device="cuda", cuda_bf16=True)[0] is True
-    assert speed.resolve_bf16(None, fp16=False, device="cuda", cuda_bf16=False)[0] is False
-    assert speed.resolve_bf16(None, fp16=False, device="mps")[0] is False
+    assert mixed_precision.resolve_bf16(False, fp16=False, device="cpu", cpuinfo=ZEN4) == (False, "set by --bf16")
+    assert mixed_precision.resolve_bf16(True, fp16=False, device="cpu", cpuinfo=SKYLAKE) == (True, "set by --bf16")
+    assert mixed_precision.resolve_bf16(None, fp16=True, device="cpu", cpuinfo=ZEN4)[0] is False
+    assert mixed_precision.resolve_bf16(None, fp16=False, device="cuda", cuda_bf16=True)[0] is True
+    assert mixed_precision.resolve_bf16(None, fp16=False, device="cuda", cuda_bf16=False)[0] is False
+    assert mixed_precision.resolve_bf16(None, fp16=False, device="mps")[0] is False
 
 
 def test_training_arguments_resolve_bf16_on_this_machine(tmp_path):
     types = (ModelArguments, DataArguments, TaskTrainingArguments)
     _, _, auto = parse_args(types, ["--output_dir", str(tmp_path)])
     if not torch.cuda.is_available():
-        assert auto.bf16 is speed.cpu_has_fast_bf16(speed.read_cpuinfo())
+        assert auto.bf16 is mixed_precision.cpu_has_fast_bf16(mixed_precision.read_cpuinfo())
         assert auto.use_cpu or not auto.bf16
     _, _, off = parse_args(types, ["--output_dir", str(tmp_path), "--bf16", "false"])
     assert off.bf16 is False
@@ -82,7 +83,7 @@ def test_cls_only_last_layer_gives_the_same_logits_and_gradients(request, model_
     stock.set_attn_implementation(attention)
     fast = copy.deepcopy(stock)
     keys = list(fast.state_dict())
-    assert speed.cls_only_last_layer(fast) is True
+    assert cls_only.cls_only_last_layer(fast) is True
     assert list(fast.state_dict()) == keys  # the saved model does not change
     input_ids = torch.randint(5, 100, (4, 9), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(input_ids)
@@ -103,14 +104,14 @@ def test_cls_only_last_layer_gives_the_same_logits_and_gradients(request, model_
 
 def test_cls_only_leaves_other_models_alone(tiny_bert):
     encoder = BertModel.from_pretrained(tiny_bert)  # no classification head: all positions are outputs
-    assert speed.cls_only_last_layer(encoder) is False
+    assert cls_only.cls_only_last_layer(encoder) is False
     assert not hasattr(encoder.encoder.layer[-1], "_cls_only")
 
 
 def test_sequence_lengths_follow_selection_and_order():
     dataset = Dataset.from_dict({"input_ids": [[1] * n for n in range(1, 8)], "labels": list(range(7))})
-    assert speed.sequence_lengths(dataset) == [1, 2, 3, 4, 5, 6, 7]
-    assert speed.sequence_lengths(dataset.select([6, 2, 0])) == [7, 3, 1]
+    assert preprocessing.sequence_lengths(dataset) == [1, 2, 3, 4, 5, 6, 7]
+    assert preprocessing.sequence_lengths(dataset.select([6, 2, 0])) == [7, 3, 1]
 
 
 TEXTS = [
@@ -157,7 +158,7 @@ def test_predict_keeps_dataset_order_with_length_grouping(tmp_path, tiny_bert):
 def test_train_with_new_defaults_learns(tmp_path, tiny_bert, news_csv):
     flags = train_args(tiny_bert, str(tmp_path), "--num_train_epochs", "4")
     results = train.main(["--task", "news", "--data_files", news_csv, *flags])
-    cpu_bf16 = speed.cpu_has_fast_bf16(speed.read_cpuinfo())
+    cpu_bf16 = mixed_precision.cpu_has_fast_bf16(mixed_precision.read_cpuinfo())
     expected_bf16 = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_bf16
     assert results["training"]["bf16"] is expected_bf16
     # 4 balanced classes: chance is 0.25. The tiny model at this learning rate lands on 2, 3 or 4
@@ -175,7 +176,7 @@ def test_head_runs_in_fp32_under_bf16_autocast(fixture, heads, request):
     batch = tokenizer([f"text number {i} " * (1 + i % 5) for i in range(40)], padding=True, return_tensors="pt")
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         bf16 = model(**batch).logits
-        assert speed.fp32_head(model) == heads
+        assert mixed_precision.fp32_head(model) == heads
         fp32_head = model(**batch).logits
     assert bf16.dtype == torch.bfloat16 and fp32_head.dtype == torch.float32
     assert all(getattr(module, "_fp32_head", False) for name, module in model.named_modules() if name in heads)
@@ -194,9 +195,9 @@ def test_linear_weights_cast_once_give_autocasts_logits(fixture, request):
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=6).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     batch = tokenizer([f"text number {i} " * (1 + i % 5) for i in range(16)], padding=True, return_tensors="pt")
-    head = speed.fp32_head(model)
+    head = mixed_precision.fp32_head(model)
     cast = copy.deepcopy(model)
-    assert speed.cast_linear_weights(cast, torch.bfloat16, skip=head) > 0
+    assert mixed_precision.cast_linear_weights(cast, torch.bfloat16, skip=head) > 0
     linears = {name: module for name, module in cast.named_modules() if isinstance(module, torch.nn.Linear)}
     in_head = [name for name in linears if any(name == h or name.startswith(f"{h}.") for h in head)]
     assert in_head and all(linears[name].weight.dtype == torch.float32 for name in in_head)

@@ -5,9 +5,9 @@ import torch
 from transformers import AutoConfig, AutoModel, BertConfig, BertForSequenceClassification, pipeline
 
 from tasks import TaskError
-from trainer_tasks import cli
 from trainer_tasks import testing as builders
-from trainer_tasks.student import build_student, every_other_layer, save_student
+from trainer_tasks.commands import main as cli
+from trainer_tasks.training.student import build_student, every_other_layer, save_student
 
 NEWS_LABELS = {0: "business", 1: "science/tech", 2: "entertainment", 3: "health"}
 

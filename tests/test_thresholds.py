@@ -14,8 +14,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, pipelin
 
 import train
 from tasks import DataConfig, TaskError, get_task
-from trainer_tasks.predict import TextClassifier
-from trainer_tasks.thresholds import ThresholdArguments, best_threshold, tune_label_thresholds
+from trainer_tasks.inference.classifier import TextClassifier
+from trainer_tasks.training.thresholds import ThresholdArguments, best_threshold, tune_label_thresholds
 
 LABELS = list(get_task("toxic").labels)
 

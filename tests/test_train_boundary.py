@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import train
-from trainer_tasks.boundary import run_entry_point
-from trainer_tasks.parsing import TrainArgumentParser, parse_args
+from trainer_tasks.core.boundary import run_entry_point
+from trainer_tasks.training.parsing import TrainArgumentParser, parse_args
 
 PARSER = TrainArgumentParser(train.ARGUMENT_TYPES)
 ACTIONS = [action for action in PARSER._actions if action.option_strings and action.dest != "help"]

@@ -17,8 +17,8 @@ from safetensors.torch import load_file
 
 import train
 from tasks import TaskError, get_task
-from trainer_tasks.arguments import ModelArguments
-from trainer_tasks.modeling import load_model
+from trainer_tasks.training.arguments import ModelArguments
+from trainer_tasks.training.modeling import load_model
 
 
 class Trap:

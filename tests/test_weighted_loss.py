@@ -13,10 +13,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 import train
 from tasks import DataConfig, TaskError, get_task
-from trainer_tasks.distillation import DistillationArguments
-from trainer_tasks.trainer import TaskTrainer
-from trainer_tasks.variants import build_trainer
-from trainer_tasks.weighted_loss import LossArguments, LossWeights, WeightedLossTrainer, compute_loss_weights
+from trainer_tasks.training.distillation import DistillationArguments
+from trainer_tasks.training.trainer import TaskTrainer
+from trainer_tasks.training.variants import build_trainer
+from trainer_tasks.training.weighted_loss import LossArguments, LossWeights, WeightedLossTrainer, compute_loss_weights
 
 TOXIC, NEWS = get_task("toxic"), get_task("news")
 

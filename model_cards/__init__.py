@@ -1,0 +1,1 @@
+"""The model card template, shipped as package data (``importlib.resources``), so installed copies render cards."""

@@ -1,0 +1,116 @@
+"""``trainer-tasks predict MODEL INPUT``: classify a file of texts with a saved model, in input order."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+import transformers
+
+from tasks import TaskError
+from trainer_tasks.inference.classifier import BATCH_SIZE, BATCH_TOKENS, PRECISIONS, TextClassifier
+from trainer_tasks.inference.readers import check_input, read_texts
+from trainer_tasks.inference.writers import check_output, prediction_rows, write_predictions
+
+logger = logging.getLogger(__name__)
+
+
+def check_options(batch_size: int, batch_tokens: int, max_length: int | None, precision: str) -> None:
+    """The numbers that need no model, checked before it is loaded (``--max_length``'s upper bound needs it)."""
+    if batch_size < 1:
+        raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
+    if batch_tokens < 1:
+        raise TaskError(f"--batch_tokens must be a positive number, got {batch_tokens}")
+    if max_length is not None and max_length < 3:
+        raise TaskError(f"--max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}")
+    if precision not in PRECISIONS:
+        raise TaskError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
+
+
+def predict_file(
+    model: str,
+    input_path: str,
+    output: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    batch_tokens: int = BATCH_TOKENS,
+    text_column: str = "text",
+    max_length: int | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend).
+
+    Everything that needs no model (options, input file, destination) is checked first: a mistake
+    there fails in a second, before the model is loaded or any text is classified.
+    """
+    check_options(batch_size, batch_tokens, max_length, precision)
+    check_input(input_path)
+    check_output(output, input_path)
+    classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
+    texts = read_texts(input_path, text_column)
+    if classifier.multi_label:
+        saved = getattr(classifier.config, "thresholds", None)
+        logger.info("thresholds: %s", "saved with the model" if saved else "none saved, 0.5 for every label")
+    start = time.perf_counter()
+    predictions = classifier.predict(texts, batch_size=batch_size, batch_tokens=batch_tokens, progress=progress)
+    seconds = time.perf_counter() - start
+    write_predictions(prediction_rows(texts, predictions, classifier.labels), classifier.labels, output)
+    summary = {
+        "rows": len(texts),
+        "empty": int(predictions.empty.sum()),
+        "truncated": int(predictions.truncated.sum()),
+        "max_length": classifier.max_length,
+        "seconds": seconds,
+        "backend": classifier.backend,
+    }
+    print(
+        f"predict: {summary['rows']} rows in {seconds:.1f}s ({summary['rows'] / max(seconds, 1e-9):.0f} texts/s, "
+        f"{summary['backend']}); {summary['empty']} empty (kept, no scores); {summary['truncated']} truncated to "
+        f"{summary['max_length']} tokens" + (f"; written to {output}" if output else ""),
+        file=sys.stderr,
+    )
+    return summary
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="train.py output folder, Hub model id, or trainer-tasks export folder (ONNX).")
+    parser.add_argument("input", help="CSV/TSV, JSON Lines (.jsonl) or text file (one text per line), or - for stdin.")
+    parser.add_argument(
+        "--output", default=None, help="Write .csv/.tsv or .jsonl here (default: JSON Lines to stdout)."
+    )
+    parser.add_argument(
+        "--batch_size", type=int, default=BATCH_SIZE, help=f"Most texts per forward pass (default {BATCH_SIZE})."
+    )
+    parser.add_argument(
+        "--batch_tokens",
+        type=int,
+        default=BATCH_TOKENS,
+        help=f"Most padded tokens per forward pass (default {BATCH_TOKENS}); a longer text goes alone.",
+    )
+    parser.add_argument("--text_column", default="text", help="Column (CSV) or key (JSON Lines) holding the text.")
+    parser.add_argument("--max_length", type=int, default=None, help="Truncate to N tokens (default: model limit).")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="fp32 (exact), bf16 (autocast, fp32 head), or auto (default): bf16 where the CPU or GPU runs it natively.",
+    )
+    parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
+    predict_file(
+        args.model,
+        args.input,
+        output=args.output,
+        batch_size=args.batch_size,
+        batch_tokens=args.batch_tokens,
+        text_column=args.text_column,
+        max_length=args.max_length,
+        precision=args.precision,
+        progress=not args.no_progress,
+    )

@@ -1,0 +1,198 @@
+"""What a finished run reports: ``results.json`` and the thesis-style markdown tables.
+
+``results.json`` is the single source of truth for a run: the model card, the comparison report
+and the tests all read it, so it records what was trained, on which split and sizes, with which
+settings, and every metric.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from trainer_tasks.core.files import write_json_atomic, write_text_atomic
+from trainer_tasks.core.secrets import SECRET_FLAGS, redacted_command, secret_values  # noqa: F401 (re-exported)
+
+RESULTS_FILE = "results.json"
+TABLE_FILE = "results.md"
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def _format(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_format(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def epoch_table(epochs: Sequence[dict], metric_name: str) -> str:
+    """Thesis layout: epoch, train loss, val loss, val metric, train/val/total time in seconds."""
+    header = [
+        "epoch",
+        "train loss",
+        "val loss",
+        f"val {metric_name}",
+        "train time (s)",
+        "val time (s)",
+        "total time (s)",
+    ]
+    rows = [
+        [
+            row["epoch"],
+            row["train_loss"],
+            row["val_loss"],
+            row["val_metric"],
+            f"{row['train_time']:.1f}",
+            f"{row['val_time']:.1f}",
+            f"{row['total_time']:.1f}",
+        ]
+        for row in epochs
+    ]
+    return markdown_table(header, rows)
+
+
+def test_table(test_metrics: dict[str, float]) -> str:
+    rows = [
+        [key.removeprefix("test_"), value]
+        for key, value in test_metrics.items()
+        if key not in ("test_runtime", "test_samples_per_second", "test_steps_per_second", "epoch")
+    ]
+    return markdown_table(["test metric", "value"], rows)
+
+
+def thresholds_table(results: dict) -> str:
+    """Markdown: each label's threshold and test F1 at 0.5 and at the tuned threshold."""
+    at_default, tuned = results["test_metrics"], results["test_metrics_tuned"]
+    rows = [
+        [row["label"], row["threshold"], row["validation_positives"], at_default[f"test_f1_{row['label']}"],
+         tuned[f"test_f1_{row['label']}"]]
+        for row in results["threshold_tuning"]
+    ]  # fmt: skip
+    for key in ("f1_macro", "f1_micro", "jaccard_samples"):
+        rows.append([key, "", "", at_default[f"test_{key}"], tuned[f"test_{key}"]])
+    header = ["label", "threshold", "val positives", "test @0.5", "test @tuned"]
+    title = f"Per-label thresholds tuned on validation for {results['threshold_objective']}; test F1 per label:"
+    return title + "\n\n" + markdown_table(header, rows)
+
+
+def render_results_markdown(results: dict[str, Any]) -> str:
+    split = results["data"]
+    lines = [
+        f"# {results['task']} · {results['model_name_or_path']}",
+        "",
+        f"Split: **{split['split']}**; train {split['train_size']}, validation {split['validation_size']}, "
+        f"test {split['test_size']} examples. Processes: {results['world_size']}.",
+        "",
+        epoch_table(results["epochs"], results["primary_metric"]),
+        "",
+        test_table(results["test_metrics"]),
+        "",
+        f"Test evaluation time: {_format(results['test_metrics'].get('test_runtime'), 2)} s.",
+    ]
+    if results.get("test_metrics_tuned"):
+        lines += ["", thresholds_table(results)]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(output_dir: str, results: dict[str, Any]) -> str:
+    """Write ``results.json`` and ``results.md``; return the markdown for printing."""
+    markdown = render_results_markdown(results)
+    write_json_atomic(os.path.join(output_dir, RESULTS_FILE), results)
+    write_text_atomic(os.path.join(output_dir, TABLE_FILE), markdown)
+    return markdown
+
+
+def command_line(training_args: Any = None) -> str:
+    """The command that started the run, with every token this run knows replaced (by value, wherever it came from)."""
+    return redacted_command(sys.argv, secret_values(training_args))
+
+
+def collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table) -> dict:
+    """Everything a report, a model card or a test needs to know about the finished run."""
+    return {
+        "task": task.name,
+        "problem_type": task.problem_type,
+        "labels": list(task.labels),
+        "primary_metric": task.primary_metric,
+        "model_name_or_path": model_args.model_name_or_path,
+        "data": {
+            "split": data_args.split,
+            "split_seed": training_args.seed if data_args.split_seed is None else data_args.split_seed,
+            "data_files": list(data_args.data_files or []),
+            "dataset_name": data_args.dataset_name,
+            "train_size": len(raw["train"]),
+            "validation_size": len(raw["validation"]),
+            "test_size": len(raw["test"]),
+            "max_seq_length": data_args.max_seq_length,
+            "pad_to_max_length": data_args.pad_to_max_length,
+            "max_text_chars": data_args.max_text_chars,
+        },
+        "training": {
+            "learning_rate": training_args.learning_rate,
+            "per_device_train_batch_size": training_args.per_device_train_batch_size,
+            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+            "num_train_epochs": training_args.num_train_epochs,
+            "max_steps": training_args.max_steps,
+            "lr_scheduler_type": str(
+                getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)
+            ),
+            "warmup_steps": training_args.warmup_steps,
+            "weight_decay": training_args.weight_decay,
+            "max_grad_norm": training_args.max_grad_norm,
+            "seed": training_args.seed,
+            "bf16": training_args.bf16,
+            "fp16": training_args.fp16,
+            "train_sampling_strategy": training_args.train_sampling_strategy,
+            "global_steps": train_output.global_step,
+            "train_runtime": train_output.metrics.get("train_runtime"),
+            "train_loss": train_output.training_loss,
+        },
+        "world_size": training_args.world_size,
+        "epochs": epoch_table.as_dicts(),
+        "test_metrics": test_metrics,
+        "hardware": hardware(),
+        "command": command_line(training_args),
+        "hub": hub_settings(training_args),
+    }
+
+
+def hub_settings(training_args) -> dict[str, Any]:
+    """Where the model is published, never the token: the card names the repo and a retried push goes there.
+
+    ``model_id`` is the full repo id once the Trainer created the repo (``HubPublishingMixin`` pins it).
+    """
+    strategy = training_args.hub_strategy
+    return {
+        "push_to_hub": training_args.push_to_hub,
+        "model_id": training_args.hub_model_id,
+        "endpoint": getattr(training_args, "hub_endpoint", None) or os.environ.get("HF_ENDPOINT"),
+        "private": training_args.hub_private_repo,
+        "revision": training_args.hub_revision,
+        "strategy": str(getattr(strategy, "value", strategy)),
+    }

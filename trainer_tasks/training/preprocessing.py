@@ -1,0 +1,84 @@
+"""Turn a task's text splits into model inputs, and pick the collator that batches them.
+
+Inputs are tokenized without padding and keep a ``length`` column: batches are padded to their own
+longest input (dynamic padding), and length grouping reads ``length`` instead of re-tokenizing.
+The thesis's pad-everything-to-a-fixed-length is kept as an option for faithful reproductions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from datasets import DatasetDict
+from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, default_data_collator
+
+from trainer_tasks.core.saved_model import HARD_MAX_LENGTH
+from trainer_tasks.training.arguments import DataArguments
+
+logger = logging.getLogger(__name__)
+
+
+def max_length(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> int:
+    """``--max_seq_length`` when given, else the model's own limit capped at 512 tokens."""
+    model_limit = tokenizer.model_max_length if tokenizer.model_max_length < 100_000 else HARD_MAX_LENGTH
+    return min(data_args.max_seq_length or HARD_MAX_LENGTH, model_limit)
+
+
+def model_position_limit(tokenizer: PreTrainedTokenizerBase, model) -> int | None:
+    """How many tokens the model can read: the tokenizer's limit when it knows one, else the position table's."""
+    if tokenizer.model_max_length < 100_000:
+        return int(tokenizer.model_max_length)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    return int(positions) if isinstance(positions, int) else None
+
+
+def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_predict_samples,
+    }
+    limited = DatasetDict(
+        {
+            name: split.select(range(min(len(split), limits[name]))) if limits.get(name) else split
+            for name, split in raw.items()
+        }
+    )
+    for name, split in limited.items():
+        if len(split) < len(raw[name]):
+            logger.warning("kept the first %d of %d %s examples (--max_*_samples)", len(split), len(raw[name]), name)
+    return limited
+
+
+def tokenize_splits(raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> DatasetDict:
+    """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; ``text`` is dropped."""
+    length = max_length(tokenizer, data_args)
+    padding = "max_length" if data_args.pad_to_max_length else False
+
+    def tokenize(batch: dict) -> dict:
+        encoded = tokenizer(batch["text"], truncation=True, max_length=length, padding=padding)
+        encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
+        return encoded
+
+    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=["text"], desc="Tokenizing")
+    for name, split in splits.items():
+        # An input that fills max_length was (almost always) cut: say how many, never truncate silently.
+        cut = sum(1 for n in split["length"] if n >= length)
+        if cut:
+            logger.warning("%d of %d %s texts reached %d tokens and were truncated", cut, len(split), name, length)
+    return splits
+
+
+def make_collator(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments):
+    """Dynamic padding by default; inputs already padded to a fixed length only need stacking."""
+    if data_args.pad_to_max_length:
+        return default_data_collator
+    return DataCollatorWithPadding(tokenizer)
+
+
+def sequence_lengths(dataset, column: str = "input_ids") -> list[int]:
+    """Token counts of a tokenized ``datasets.Dataset``, read from Arrow in one vectorised call."""
+    import pyarrow.compute as pc
+
+    table = dataset.with_format("arrow")[:]
+    return pc.list_value_length(table.column(column)).to_numpy(zero_copy_only=False).tolist()
