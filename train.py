@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import asdict
 
 import transformers
 from transformers import set_seed
@@ -19,6 +20,7 @@ from tasks import TaskError, get_task
 from trainer_tasks.core.boundary import run_entry_point
 from trainer_tasks.core.secrets import check_no_secrets, install_log_redaction, secret_values
 from trainer_tasks.fast_path.mixed_precision import precision_warnings
+from trainer_tasks.fast_path.prepare import prepare_for_training
 from trainer_tasks.hub.publish import ModelCardCallback, push_output, write_model_card
 from trainer_tasks.record.results import collect_results, write_results
 from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
     set_seed(training_args.seed)
     task = get_task(data_args.task)
-    check_options_for_task(task, training_args)
+    check_options_for_task(task, training_args, split=data_args.split)
     with claim_output_dir(training_args, RunIdentity.of(task, model_args.model_name_or_path)) as output_folder:
         return run(task, output_folder, *arguments)
 
@@ -98,6 +100,7 @@ def run(
     splits = tokenize_splits(raw, tokenizer, data_args)
     check_truncation(splits["train"]["length"], max_length(tokenizer, data_args), warnings)
 
+    fast_path = prepare_for_training(model, training_args, keep_every_position=distillation_args.reads_every_position)
     epoch_table = EpochTableCallback(task.primary_metric)
     trainer = build_trainer(
         task,
@@ -117,15 +120,20 @@ def run(
     if checkpoint is not None:
         check_checkpoint_fits(checkpoint, output_folder.identity)
     output_folder.make_ready()
-    train_output = trainer.train(resume_from_checkpoint=checkpoint)
-    test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
+    try:
+        train_output = trainer.train(resume_from_checkpoint=checkpoint)
+        test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
+        # multi-label only: tuned on validation, saved into the config; test scored from its predictions
+        threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
+    finally:
+        fast_path.undo()  # what the fast path registered in transformers ends with the run
     check_losses(train_output.training_loss, test_metrics.get("test_loss"), warnings)
-    # multi-label only: tuned on validation, saved into the config; test scored from its predictions
-    threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
     trainer.save_model()
 
     results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
     results |= loss_weight_results(trainer) | threshold_results | {"warnings": list(warnings)}
+    results |= {"fast_path": fast_path.switches, "loss_arguments": asdict(loss_args)}
+    results |= {"distillation_arguments": asdict(distillation_args)}
     if trainer.is_world_process_zero():
         print(write_results(training_args.output_dir, results))
     write_model_card(trainer, task, results)

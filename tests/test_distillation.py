@@ -31,11 +31,9 @@ from trainer_tasks.training.distillation import (
     check_teacher_config,
     hidden_cosine_loss,
     layer_pairs,
-    select_trainer,
     soft_target_loss,
 )
 from trainer_tasks.training.student import build_student
-from trainer_tasks.training.trainer import TaskTrainer
 
 NEWS = {0: "business", 1: "science/tech", 2: "entertainment", 3: "health"}
 TOXIC = dict(enumerate(["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]))
@@ -209,21 +207,20 @@ def test_teacher_stays_frozen_while_the_student_learns(teacher_dir, tmp_path, ba
     assert logged and all({"loss_task", "loss_soft", "loss_cos"} <= row.keys() for row in logged)
 
 
-def test_select_trainer_stacks_distillation_on_a_task_loss_trainer(teacher_dir, tmp_path, batch_and_data):
-    class DoubledLossTrainer(TaskTrainer):  # stands in for a class-weighted task loss
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            loss, outputs = super().compute_loss(model, inputs, return_outputs=True)
-            return (2 * loss, outputs) if return_outputs else 2 * loss
+def test_distillation_stacks_on_the_task_loss_the_trainer_holds(teacher_dir, tmp_path, batch_and_data):
+    """Class weights and distillation compose as a value and a class written in source, no class made at run time."""
 
-    assert select_trainer(DistillationArguments()) is TaskTrainer
-    assert select_trainer(DistillationArguments(), DoubledLossTrainer) is DoubledLossTrainer
+    def doubled(logits, labels):  # stands in for a class-weighted task loss
+        return 2 * torch.nn.functional.cross_entropy(logits.float(), labels)
+
     batch, data, collator = batch_and_data
-    factory = select_trainer(
-        DistillationArguments(teacher=teacher_dir, alpha_task=1.0, alpha_soft=0.0, alpha_cos=0.0), DoubledLossTrainer
-    )
-    trainer = make_trainer(teacher_dir, tmp_path, data, collator)
-    trainer = factory(model=trainer.model, args=trainer.args, train_dataset=data, data_collator=collator)
-    assert isinstance(trainer, DistillationTrainer) and isinstance(trainer, DoubledLossTrainer)
+    base = make_trainer(teacher_dir, tmp_path, data, collator)
+    distill = DistillationArguments(teacher=teacher_dir, alpha_task=1.0, alpha_soft=0.0, alpha_cos=0.0)
+    trainer = DistillationTrainer(
+        model=base.model, args=base.args, train_dataset=data, data_collator=collator, task_loss=doubled,
+        distillation_args=distill,
+    )  # fmt: skip
+    assert type(trainer) is DistillationTrainer
     trainer.model.train()
     plain = trainer.model(**batch).loss.item()
     assert trainer.compute_loss(trainer.model, dict(batch)).item() == pytest.approx(2 * plain, rel=1e-5)

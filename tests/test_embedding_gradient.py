@@ -110,16 +110,3 @@ def test_not_applied_where_the_stock_gradient_is_needed():
     assert not reuse_embedding_gradient(Wrapped(nn.Embedding(10, 4, max_norm=1.0)))
     assert not reuse_embedding_gradient(nn.Linear(2, 2))  # no input embeddings at all
     assert reuse_embedding_gradient(Wrapped(nn.Embedding(10, 4)))
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_task_trainer_switches_it_from_the_arguments(enabled, tiny_model, tmp_path):
-    from trainer_tasks.training.arguments import TaskTrainingArguments
-    from trainer_tasks.training.trainer import TaskTrainer
-
-    assert TaskTrainingArguments(output_dir=str(tmp_path), report_to="none").reuse_embedding_gradient is True
-    args = TaskTrainingArguments(
-        output_dir=str(tmp_path), report_to="none", eval_strategy="no", reuse_embedding_gradient=enabled
-    )
-    trainer = TaskTrainer(model=copy.deepcopy(tiny_model), args=args)
-    assert getattr(trainer.model.get_input_embeddings(), "_reuses_gradient", False) is enabled

@@ -106,17 +106,3 @@ def test_not_applied_to_models_off_the_cpu():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1)).to("meta")
     assert use_fast_dropout(model) is False
     assert not getattr(model[1], "_fast_dropout", False)
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_task_trainer_switches_it_from_the_arguments(enabled, tiny_bert, tmp_path):
-    from trainer_tasks.training.arguments import TaskTrainingArguments
-    from trainer_tasks.training.trainer import TaskTrainer
-
-    assert TaskTrainingArguments(output_dir=str(tmp_path), report_to="none").fast_dropout is True
-    args = TaskTrainingArguments(output_dir=str(tmp_path), report_to="none", eval_strategy="no", fast_dropout=enabled)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3)
-    trainer = TaskTrainer(model=model, args=args)
-    assert (trainer.model.config._attn_implementation == FAST_DROPOUT_ATTENTION) is enabled
-    dropouts = [m for m in trainer.model.modules() if isinstance(m, torch.nn.Dropout)]
-    assert dropouts and all(getattr(m, "_fast_dropout", False) is enabled for m in dropouts)

@@ -16,7 +16,7 @@ from tasks import DataConfig, TaskError, get_task
 from trainer_tasks.training.distillation import DistillationArguments
 from trainer_tasks.training.trainer import TaskTrainer
 from trainer_tasks.training.variants import build_trainer
-from trainer_tasks.training.weighted_loss import LossArguments, LossWeights, WeightedLossTrainer, compute_loss_weights
+from trainer_tasks.training.weighted_loss import LossArguments, LossWeights, WeightedLoss, compute_loss_weights
 
 TOXIC, NEWS = get_task("toxic"), get_task("news")
 
@@ -84,7 +84,7 @@ def _trainer(model, tmp_path, weights: LossWeights | None):
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
     if weights is None:
         return TaskTrainer(model=model, args=args)
-    return WeightedLossTrainer(model=model, args=args, loss_weights=weights)
+    return TaskTrainer(model=model, args=args, task_loss=WeightedLoss(weights))
 
 
 def test_weighted_bce_is_the_model_loss_at_weight_one_and_weighs_positives(tiny_bert, toxic_batch, tmp_path):
@@ -113,7 +113,8 @@ def test_build_trainer_picks_the_variant(tiny_bert, tmp_path):
     plain = build_trainer(NEWS, split, LossArguments(), no_teacher, model=model, args=args)
     weighted = build_trainer(NEWS, split, LossArguments(class_weight=["auto"]), no_teacher, model=model, args=args)
     assert type(plain) is TaskTrainer
-    assert isinstance(weighted, WeightedLossTrainer) and weighted.loss_weights.values == [1.0] * 4
+    assert type(weighted) is TaskTrainer and isinstance(weighted.task_loss, WeightedLoss)  # a value, not a subclass
+    assert weighted.task_loss.weights.values == [1.0] * 4
 
 
 def test_toxic_run_with_auto_pos_weight_from_a_recipe(tmp_path, tiny_distilbert, toxic_csv):

@@ -273,7 +273,7 @@ def collect_card(
             if not key.removeprefix("test_").endswith(NOT_METRICS)
         },
         epochs=list(results.get("epochs") or []),
-        hyperparameters=_hyperparameters(training, data, world_size),
+        hyperparameters=_hyperparameters(training, data, world_size) | _fast_path(results),
         hardware=dict(results.get("hardware") or {}),
         world_size=world_size,
         train_runtime=training.get("train_runtime"),
@@ -313,6 +313,12 @@ def _hyperparameters(training: dict[str, Any], data: dict[str, Any], world_size:
         "seed": training.get("seed"),
     }
     return {key: value for key, value in settings.items() if value is not None}
+
+
+def _fast_path(results: dict[str, Any]) -> dict[str, str]:
+    """Each speed-up the run trained with, as the card's hyperparameter rows (``trainer_tasks.fast_path.prepare``)."""
+    switches = results.get("fast_path") or {}
+    return {f"fast path: {name}": str(state) for name, state in switches.items()}
 
 
 def render_card(card: CardData) -> ModelCard:

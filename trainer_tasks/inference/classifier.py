@@ -32,7 +32,8 @@ from trainer_tasks.core.saved_model import (
     check_classifier,
     thresholds_from_config,
 )
-from trainer_tasks.fast_path import cls_only, mixed_precision
+from trainer_tasks.fast_path import mixed_precision
+from trainer_tasks.fast_path.prepare import prepare_for_inference
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +97,8 @@ def _torch_runner(name: str, config: PretrainedConfig, precision: str) -> tuple[
     model.to(device)
     precision, reason = resolve_precision(precision, device.type)
     logger.info("precision %s (%s)", precision, reason)
-    cls_only.cls_only_last_layer(model)  # exact: the head reads [CLS] only; 14% less work on 6 layers
     bf16 = precision == "bf16"
-    if bf16:
-        head = mixed_precision.fp32_head(model)  # bf16 logits would tie the scores of texts the model ranks apart
-        mixed_precision.cast_linear_weights(
-            model, torch.bfloat16, skip=head
-        )  # autocast's casts, done once, not per batch
+    logger.info("fast path: %s", prepare_for_inference(model, bf16))
     accepted = inspect.signature(model.forward).parameters
 
     def run(batch: dict[str, np.ndarray]) -> np.ndarray:

@@ -64,8 +64,8 @@ class DataArguments:
     split: str = field(
         default="random",
         metadata={
-            "help": "How to split train/validation/test: random, or story (news: one STORY cluster per side).",
-            "choices": ["random", "story"],
+            "help": "How to split train/validation/test: random, or one the task declares (news: story, one STORY "
+            "cluster per side); checked against the task's own list (`trainer-tasks tasks --verbose`)."
         },
     )
     split_seed: int | None = field(
@@ -207,6 +207,20 @@ class TaskTrainingArguments(TrainingArguments):
         metadata={
             "help": "On CPU, draw dropout masks from 16-bit slices of 64-bit random words: a quarter of the "
             "random draws, the same keep probability (to 1/65536). False: torch's own dropout."
+        },
+    )
+    fp32_head: bool = field(
+        default=True,
+        metadata={
+            "help": "Under mixed precision, run the pooler and classification head in fp32, so scores keep their "
+            "ranking (bf16 logits tie). A few hundred multiply-adds per text."
+        },
+    )
+    fast_path: bool = field(
+        default=True,
+        metadata={
+            "help": "The fast path as a whole (--cls_only_last_layer, --fp32_head, --fast_dropout, "
+            "--reuse_embedding_gradient). False turns every one off, for debugging: the stock model runs as it is."
         },
     )
     reuse_embedding_gradient: bool = field(

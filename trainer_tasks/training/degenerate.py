@@ -80,12 +80,15 @@ def metric_names(task: Task) -> list[str]:
         return sorted(task.compute_metrics(EvalPrediction(predictions=logits, label_ids=labels)))
 
 
-def check_options_for_task(task: Task, training_args) -> None:
+def check_options_for_task(task: Task, training_args, split: str = "random") -> None:
     """Options whose valid values depend on the task or on installed packages, checked before anything loads.
 
-    A misspelt ``--metric_for_best_model`` otherwise fails with a ``KeyError`` after the first
-    evaluation; an optimizer whose package is missing fails when training starts.
+    Each task declares its own ``--split`` strategies. A misspelt ``--metric_for_best_model``
+    otherwise fails with a ``KeyError`` after the first evaluation; an optimizer whose package is
+    missing fails when training starts.
     """
+    if split not in task.splits:
+        raise TaskError(f"--split {split!r}: task {task.name!r} supports {list(task.splits)}")
     metric = training_args.metric_for_best_model
     if metric is not None:
         valid = ["loss", *metric_names(task)]

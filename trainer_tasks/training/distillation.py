@@ -16,19 +16,18 @@ process runs its own copy of the teacher on its own batches. Evaluation reports 
 and never runs the teacher, so validation and test losses compare with runs trained without one.
 
 The config is its own argument group (not fields of ``TaskTrainingArguments``), paired with the
-trainer as trl pairs its configs and trainers; ``select_trainer`` is the one switch ``train.py`` needs.
+trainer as trl pairs its configs and trainers; ``variants.build_trainer`` is the one switch ``train.py`` needs.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import logging
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -98,6 +97,11 @@ class DistillationArguments:
             "choices": list(COSINE_LAYERS),
         },
     )
+
+    @property
+    def reads_every_position(self) -> bool:
+        """The hidden-state cosine term compares every position: the [CLS]-only last layer must stay off."""
+        return self.teacher is not None and self.alpha_cos > 0
 
     def __post_init__(self) -> None:
         for name in ("alpha_task", "alpha_soft", "alpha_cos"):
@@ -223,17 +227,12 @@ def load_teacher(path: str, student: PreTrainedModel, settings: DistillationArgu
 class DistillationTrainer(TaskTrainer):
     """``TaskTrainer`` whose training loss adds the teacher's soft targets and hidden states.
 
-    The task loss comes from ``super().compute_loss`` so that a trainer which changes the task loss
-    (class weights) combines with this one by inheritance: see ``select_trainer``. Each term's mean
+    The task loss comes from ``super().compute_loss``: the model's own, or the ``task_loss`` the
+    trainer holds (class weights), so the two combine without another class. Each term's mean
     is logged beside ``loss`` as ``loss_task``, ``loss_soft`` and ``loss_cos`` (process 0's batches).
     """
 
-    # The loss below is a per-batch mean: let the Trainer divide it by the accumulation steps.
-    loss_is_scaled_for_ga = False
-
     def __init__(self, *args, distillation_args: DistillationArguments, **kwargs) -> None:
-        # The cosine term compares every position's hidden state: keep the full last layer.
-        self.needs_every_position = distillation_args.alpha_cos > 0
         super().__init__(*args, **kwargs)
         if distillation_args.teacher is None:
             raise TaskError("DistillationTrainer needs --teacher")
@@ -304,21 +303,3 @@ def read_distillation(folder: str) -> dict | None:
         return None
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def select_trainer(
-    distillation_args: DistillationArguments, base: type[TaskTrainer] = TaskTrainer
-) -> Callable[..., TaskTrainer]:
-    """The trainer ``train.py`` builds: ``base`` as it is, or with distillation when ``--teacher`` is set.
-
-    ``base`` may be another ``TaskTrainer`` subclass that changes the task loss (e.g. class
-    weights): the distillation trainer is then stacked on it, and its task term is that loss.
-    """
-    if distillation_args.teacher is None:
-        return base
-    trainer_class = (
-        DistillationTrainer
-        if base is TaskTrainer
-        else type(f"Distillation{base.__name__}", (DistillationTrainer, base), {})
-    )
-    return functools.partial(trainer_class, distillation_args=distillation_args)

@@ -14,11 +14,9 @@ from torch.utils.data import SequentialSampler
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from trainer_tasks.fast_path import cls_only, mixed_precision
-from trainer_tasks.fast_path.embedding_gradient import reuse_embedding_gradient
-from trainer_tasks.fast_path.fast_dropout import use_fast_dropout
 from trainer_tasks.hub.publish import HubPublishingMixin
 from trainer_tasks.training import preprocessing
+from trainer_tasks.training.weighted_loss import TaskLoss
 
 LENGTH_COLUMN = "length"
 logger = logging.getLogger(__name__)
@@ -65,40 +63,28 @@ class TaskTrainer(HubPublishingMixin, Trainer):
     Evaluation batches are length-grouped too (lengths read from Arrow), and ``predict`` returns
     predictions in dataset order, so prediction i belongs to example i.
 
-    The CPU fast path is switched on here from the arguments: [CLS]-only last layer
-    (``trainer_tasks.fast_path.speed``), cheaper dropout masks (``trainer_tasks.fast_path.fast_dropout``) and a kept
-    buffer for the word-embedding gradient (``trainer_tasks.fast_path.embedding_gradient``). Under
-    mixed precision the pooler and head run in fp32 (``mixed_precision.fp32_head``), so scores keep their ranking.
+    A loss that replaces the model's own (class or label weights) is a value the trainer holds,
+    ``task_loss``, not a subclass; the CPU fast path is applied to the model before the trainer is
+    built, in one visible place (``trainer_tasks.fast_path.prepare``).
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    # Every loss here is a per-batch mean: the Trainer divides it by the gradient-accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, task_loss: TaskLoss | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
-        if (
-            getattr(self.args, "cls_only_last_layer", False)
-            and self.model is not None
-            and not getattr(self, "needs_every_position", False)  # e.g. distillation's hidden-state loss
-        ):
-            applied = cls_only.cls_only_last_layer(self.model)
-            logger.info(
-                "[CLS]-only last layer: %s", "on" if applied else f"not supported by {type(self.model).__name__}"
-            )
-        if self.model is not None and (self.args.bf16 or self.args.fp16):
-            logger.info(
-                "fp32 head under mixed precision: %s", ", ".join(mixed_precision.fp32_head(self.model)) or "none found"
-            )
-        # CPU-only speed-ups. Under DeepSpeed or FSDP the model is still on the CPU here and moves to
-        # the GPU later, so the training device decides, not where the weights are now.
-        trains_on_cpu = self.args.device.type == "cpu"
-        if getattr(self.args, "fast_dropout", False) and self.model is not None:
-            applied = trains_on_cpu and use_fast_dropout(self.model)
-            logger.info("fast dropout: %s", "on" if applied else "off (not training on the CPU)")
-        if getattr(self.args, "reuse_embedding_gradient", False) and self.model is not None:
-            applied = trains_on_cpu and reuse_embedding_gradient(self.model)
-            logger.info(
-                "kept word-embedding gradient buffer: %s",
-                "on" if applied else "off (not training on the CPU, or not a plain nn.Embedding)",
-            )
+        self.task_loss = task_loss
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The model's own loss, or ``task_loss`` (e.g. class weights) on its logits when one is held."""
+        if self.task_loss is None:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs)
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = self.task_loss(outputs.logits, labels)
+        return (loss, outputs) if return_outputs else loss
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
         source = self.train_dataset

@@ -1,8 +1,9 @@
-"""Which Trainer a run uses: the one place where loss-changing variants are chosen.
+"""Which trainer a run uses, in one function: the task trainer, or distillation; the task loss as a value.
 
-Each variant is a Trainer subclass beside its own argument group (``weighted_loss.py``: class
-weights); a new variant (distillation) adds its argument group and one branch here, and
-``train.py`` keeps a single ``build_trainer`` call.
+trl pairs each trainer with its config dataclass: ``TaskTrainer`` with ``TaskTrainingArguments``,
+``DistillationTrainer`` with ``DistillationArguments``. A loss that changes the task term (class or
+label weights, ``LossArguments``) is not a third trainer: it is a ``WeightedLoss`` value the
+trainer holds, so it combines with distillation without a class built at run time.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 import datasets
 
 from tasks import Task
-from trainer_tasks.training.distillation import DistillationArguments, select_trainer
+from trainer_tasks.training.distillation import DistillationArguments, DistillationTrainer
 from trainer_tasks.training.trainer import TaskTrainer
-from trainer_tasks.training.weighted_loss import LossArguments, WeightedLossTrainer, compute_loss_weights
+from trainer_tasks.training.weighted_loss import LossArguments, WeightedLoss, compute_loss_weights
 
 
 def build_trainer(
@@ -24,13 +25,13 @@ def build_trainer(
     distillation_args: DistillationArguments,
     **kwargs: Any,
 ) -> TaskTrainer:
-    """The Trainer for this run, built with the usual ``Trainer`` keyword arguments.
+    """The trainer for this run, built with the usual ``Trainer`` keyword arguments.
 
-    ``train_split`` is the untokenized training split: weights are computed from its labels. With
-    ``--teacher``, distillation is stacked on the (weighted or plain) task loss.
+    ``train_split`` is the untokenized training split: automatic weights are computed from its
+    labels. With ``--teacher``, distillation adds its terms to the (weighted or plain) task loss.
     """
     weights = compute_loss_weights(task, train_split, loss_args)
-    if weights is not None:
-        kwargs["loss_weights"] = weights
-    base = WeightedLossTrainer if weights is not None else TaskTrainer
-    return select_trainer(distillation_args, base=base)(**kwargs)
+    task_loss = WeightedLoss(weights) if weights is not None else None
+    if distillation_args.teacher is not None:
+        return DistillationTrainer(task_loss=task_loss, distillation_args=distillation_args, **kwargs)
+    return TaskTrainer(task_loss=task_loss, **kwargs)

@@ -1,4 +1,4 @@
-"""Class-imbalance weighting: ``LossArguments`` and ``WeightedLossTrainer``, a config beside its Trainer.
+"""Class-imbalance weighting: ``LossArguments`` and ``WeightedLoss``, the loss value the trainer holds.
 
 Rare labels contribute almost nothing to an unweighted loss (threat: under 0.5% of toxic
 comments), so the model learns to never predict them. ``--pos_weight`` scales the positive term of
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import datasets
 import numpy as np
@@ -20,7 +21,6 @@ import torch
 from torch import nn
 
 from tasks import Task, TaskError
-from trainer_tasks.training.trainer import TaskTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +160,14 @@ def compute_loss_weights(task: Task, train_split: datasets.Dataset, args: LossAr
     return weights
 
 
-class WeightedLossTrainer(TaskTrainer):
-    """``TaskTrainer`` whose loss weighs labels or classes by ``loss_weights``.
+class TaskLoss(Protocol):
+    """A loss the trainer holds in place of the model's own: logits and labels in, a per-batch mean out."""
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
+
+
+class WeightedLoss:
+    """The task loss weighing labels or classes by ``weights``: a value ``TaskTrainer(task_loss=...)`` holds.
 
     Multi-label: ``BCEWithLogitsLoss(pos_weight=...)``; single-label: ``CrossEntropyLoss(weight=...)``,
     both computed in float32 and averaged over the batch, as the models' own losses are. The
@@ -169,30 +175,22 @@ class WeightedLossTrainer(TaskTrainer):
     with an unweighted run's).
     """
 
-    # A per-batch mean: the Trainer divides it by the gradient-accumulation steps itself.
-    loss_is_scaled_for_ga = False
+    def __init__(self, weights: LossWeights) -> None:
+        self.weights = weights
+        self._values = torch.tensor(weights.values, dtype=torch.float32)
 
-    def __init__(self, *args, loss_weights: LossWeights, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.loss_weights = loss_weights
-        self._weights = torch.tensor(loss_weights.values, dtype=torch.float32)
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs = dict(inputs)
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        logits = outputs.logits.float()
-        weights = self._weights.to(logits.device)
-        if self.loss_weights.kind == "pos_weight":
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), pos_weight=weights)
-        else:
-            loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weight=weights)
-        return (loss, outputs) if return_outputs else loss
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        weights = self._values.to(logits.device)
+        if self.weights.kind == "pos_weight":
+            return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), pos_weight=weights)
+        return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weight=weights)
 
 
-def loss_weight_results(trainer: TaskTrainer) -> dict:
+def loss_weight_results(trainer) -> dict:
     """``results.json`` entries: ``pos_weight`` / ``class_weights`` ({label: weight} or null) and their source."""
-    weights = trainer.loss_weights if isinstance(trainer, WeightedLossTrainer) else None
+    task_loss = getattr(trainer, "task_loss", None)
+    weights = task_loss.weights if isinstance(task_loss, WeightedLoss) else None
     return {
         "pos_weight": weights.as_dict() if weights and weights.kind == "pos_weight" else None,
         "class_weights": weights.as_dict() if weights and weights.kind == "class_weights" else None,
