@@ -63,6 +63,7 @@ from transformers import (  # noqa: E402
 
 from benchmarks import hardware  # noqa: E402
 from tasks import DataConfig, Task, get_task  # noqa: E402
+from trainer_tasks.fast_path.prepare import prepare_for_training  # noqa: E402
 from trainer_tasks.inference.classifier import TextClassifier  # noqa: E402
 from trainer_tasks.record.results import markdown_table  # noqa: E402
 from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments  # noqa: E402
@@ -313,6 +314,7 @@ def make_trainer(config: TrainConfig, data: TaskData, args, collator, callbacks,
             callbacks=callbacks,
         )
     else:
+        prepare_for_training(model, args)  # the fast path, as train.py applies it
         trainer = TaskTrainer(
             model=model,
             args=args,
