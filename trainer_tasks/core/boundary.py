@@ -40,6 +40,12 @@ def _raise_interrupted(signal_number: int, _frame: FrameType | None) -> None:
     raise Interrupted(signal_number)
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type where it has none): what a one-line error quotes."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def one_line(text: str) -> str:
     """Messages are printed as one line: newlines of wrapped library messages become spaces."""
     return " ".join(str(text).split())

@@ -14,19 +14,20 @@ import numpy as np
 from transformers import PretrainedConfig, PreTrainedTokenizerBase
 
 from tasks import TaskError
+from trainer_tasks.core.boundary import first_line
 
 CONFIG_ATTRIBUTE = "thresholds"  # config.json key of the per-label decision thresholds
 DEFAULT_THRESHOLD = 0.5
 
 
 def cannot_load(name: str, error: Exception) -> TaskError:
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    summary = first_line(error)
     if os.path.isfile(name):
         return TaskError(f"cannot load model {name!r}: it is a file; pass the model's folder (with config.json)")
     if os.path.exists(name):
-        return TaskError(f"cannot load model from local folder {name!r}: {first_line}")
+        return TaskError(f"cannot load model from local folder {name!r}: {summary}")
     return TaskError(
-        f"cannot load model {name!r}: it is not a local folder and the Hub could not serve it ({first_line}). "
+        f"cannot load model {name!r}: it is not a local folder and the Hub could not serve it ({summary}). "
         "Offline? Pass a local folder: a train.py --output_dir or a trainer-tasks export folder"
     )
 

@@ -29,7 +29,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from tasks import Task
 from trainer_tasks.core.files import write_text_atomic
-from trainer_tasks.record.results import epoch_table, redacted_command, test_table
+from trainer_tasks.record.results import epoch_table, markdown_table, redacted_command, test_table
 
 CARD_FILE = "README.md"
 TEMPLATE = resources.files("model_cards") / "text_classification.md"  # package data: in the wheel too
@@ -153,14 +153,14 @@ class CardData:
         return {
             "data": self,
             "title": self.model_id.rstrip("/").rsplit("/", 1)[-1],
-            "labels_table": _table(["id", "label", "meaning"], labels),
+            "labels_table": markdown_table(["id", "label", "meaning"], labels),
             "epoch_table": epoch_table(self.epochs, self.primary_metric) if self.epochs else "",
             "test_table": test_table(tests) if tests else "",
             "primary_name": self.metric_name(self.primary_metric),
             "primary_value": None if primary is None or not math.isfinite(primary) else f"{primary:.4f}",
-            "hyperparameters_table": _table(["setting", "value"], settings),
-            "thresholds_table": _table(["label", "threshold"], thresholds) if thresholds else "",
-            "weights_table": _table(["label", "weight"], weights) if weights else "",
+            "hyperparameters_table": markdown_table(["setting", "value"], settings),
+            "thresholds_table": markdown_table(["label", "threshold"], thresholds) if thresholds else "",
+            "weights_table": markdown_table(["label", "weight"], weights) if weights else "",
             "usage_code": self.usage_code(),
             "reproduce": self.reproduce_command(),
             "runtime": _duration(self.train_runtime),
@@ -179,11 +179,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return "-" if value is None else str(value)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
 
 
 def _duration(seconds: float | None) -> str | None:

@@ -31,6 +31,7 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import TrainOutput
 
 from tasks import Task, TaskError
+from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.secrets import check_no_secrets, secret_values
 from trainer_tasks.hub.card import CARD_FILE, collect_card, write_card
 from trainer_tasks.record.results import collect_results
@@ -61,11 +62,6 @@ def use_endpoint(endpoint: str | None) -> None:
         hf_api().endpoint = endpoint.rstrip("/")
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def describe_hub_error(error: BaseException, endpoint: str) -> str:
     """What went wrong, in one line a person can act on."""
     if isinstance(error, HfHubHTTPError) and error.response is not None:
@@ -75,11 +71,11 @@ def describe_hub_error(error: BaseException, endpoint: str) -> str:
         hint = STATUS_HINTS.get(status)
         return f"{detail}: {hint}" if hint else detail
     if isinstance(error, (httpx2.TransportError, ConnectionError)):
-        reason = f"{type(error).__name__}: {_first_line(error)}"
+        reason = f"{type(error).__name__}: {first_line(error)}"
         return f"cannot reach {endpoint} ({reason}); check the network and the endpoint"
     if error.__cause__ is not None and not isinstance(error, HfHubHTTPError):  # e.g. "Error while uploading 'x'"
-        return f"{_first_line(error)} {describe_hub_error(error.__cause__, endpoint)}"
-    return f"{type(error).__name__}: {_first_line(error)}"
+        return f"{first_line(error)} {describe_hub_error(error.__cause__, endpoint)}"
+    return f"{type(error).__name__}: {first_line(error)}"
 
 
 @contextmanager

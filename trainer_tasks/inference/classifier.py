@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 from tasks import TaskError
+from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.saved_model import (
     HARD_MAX_LENGTH,
     cannot_load,
@@ -127,9 +128,9 @@ def _onnx_runner(folder: str) -> tuple[Callable, list[str]]:
     try:
         session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     except (OSError, *_onnxruntime_errors()) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        summary = first_line(error)
         raise TaskError(
-            f"{path}: ONNX Runtime cannot load it ({first_line}); the file is damaged or needs another ONNX Runtime: "
+            f"{path}: ONNX Runtime cannot load it ({summary}); the file is damaged or needs another ONNX Runtime: "
             "export the model again with trainer-tasks export"
         ) from None
     names = [node.name for node in session.get_inputs()]

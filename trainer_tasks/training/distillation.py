@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
 from tasks import TaskError
+from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.files import write_json_atomic
 from trainer_tasks.training.trainer import TaskTrainer
 
@@ -207,7 +208,7 @@ def load_teacher(path: str, student: PreTrainedModel, settings: DistillationArgu
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise TaskError(f"--teacher {path!r}: no model config in it ({str(error).splitlines()[0]})") from None
+        raise TaskError(f"--teacher {path!r}: no model config in it ({first_line(error)})") from None
     check_teacher_config(config, student.config, path)
     if settings.alpha_cos > 0 and config.hidden_size != student.config.hidden_size:
         raise TaskError(

@@ -19,19 +19,20 @@ from transformers import (
 
 from tasks import Task, TaskError
 from trainer_tasks.core import safe_weights as weights
+from trainer_tasks.core.boundary import first_line
 from trainer_tasks.training.arguments import ModelArguments
 
 
 def _unreachable(kind: str, name: str, error: Exception) -> TaskError:
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    summary = first_line(error)
     if "contains custom code" in str(error):
         return weights.remote_code_error(name)
     if isinstance(error, pickle.UnpicklingError):
-        return weights.unsafe_pickle_error(name, first_line)
+        return weights.unsafe_pickle_error(name, summary)
     if os.path.exists(name):
-        return TaskError(f"cannot load {kind} from local folder {name!r}: {first_line}")
+        return TaskError(f"cannot load {kind} from local folder {name!r}: {summary}")
     return TaskError(
-        f"cannot load {kind} {name!r}: it is not a local folder and the Hub could not serve it ({first_line}). "
+        f"cannot load {kind} {name!r}: it is not a local folder and the Hub could not serve it ({summary}). "
         "Offline? Pass a local folder, e.g. --model_name_or_path ../shared/models/all-MiniLM-L6-v2"
     )
 

@@ -31,6 +31,7 @@ from transformers import (
 )
 
 from tasks import Task, TaskError
+from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.saved_model import check_tokenizer
 from trainer_tasks.training.arguments import ModelArguments
 from trainer_tasks.training.distillation import DistillationArguments
@@ -73,8 +74,8 @@ def load_teacher_for_copy(path: str, names: StudentNames = TRAIN_NAMES) -> PreTr
         auto_class = AutoModelForSequenceClassification if has_head else AutoModel
         return auto_class.from_pretrained(path)
     except (OSError, ValueError, SafetensorError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TaskError(f"{names.teacher} {path!r}: cannot load a model from it ({first_line})") from None
+        summary = first_line(error)
+        raise TaskError(f"{names.teacher} {path!r}: cannot load a model from it ({summary})") from None
 
 
 def encoder_layers_name(model: PreTrainedModel) -> str:
