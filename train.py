@@ -130,18 +130,18 @@ def run(
     check_losses(train_output.training_loss, test_metrics.get("test_loss"), warnings)
     trainer.save_model()
 
-    results = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
-    results |= loss_weight_results(trainer) | threshold_results | {"warnings": list(warnings)}
-    results |= {"fast_path": fast_path.switches, "loss_arguments": asdict(loss_args)}
-    results |= {"distillation_arguments": asdict(distillation_args)}
+    record = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
+    record.add(**loss_weight_results(trainer), **threshold_results, warnings=list(warnings))
+    record.add(fast_path=fast_path.switches, loss_arguments=asdict(loss_args))
+    record.add(distillation_arguments=asdict(distillation_args))
     if trainer.is_world_process_zero():
-        print(write_results(training_args.output_dir, results))
-    write_model_card(trainer, task, results)
+        print(write_results(training_args.output_dir, record))
+    write_model_card(trainer, task, record)
     if trainer.is_world_process_zero():
         check_no_secrets(training_args.output_dir, secret_values(training_args))
     push_output(trainer)
     report_outputs(trainer, warnings)
-    return results
+    return record.to_dict()
 
 
 def configure_logging(training_args: TaskTrainingArguments) -> None:

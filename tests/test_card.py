@@ -10,6 +10,7 @@ from huggingface_hub import ModelCard
 from tasks import get_task
 from trainer_tasks.commands import main as cli
 from trainer_tasks.hub.card import collect_card, render_card, write_card
+from trainer_tasks.record.run_record import RunRecord
 
 NEWS_TEST = {
     "test_loss": 0.41, "test_accuracy": 0.8672, "test_f1_macro": 0.8551, "test_f1_business": 0.83,
@@ -64,7 +65,8 @@ def results_for(task_name: str, test_metrics: dict, **extra) -> dict:
 
 
 def render(task_name: str, results: dict, tmp_path, **overrides) -> ModelCard:
-    path = write_card(str(tmp_path), collect_card(results, get_task(task_name), str(tmp_path), **overrides))
+    record = RunRecord.from_dict(results)
+    path = write_card(str(tmp_path), collect_card(record, get_task(task_name), str(tmp_path), **overrides))
     return ModelCard.load(path)
 
 
@@ -190,5 +192,6 @@ def test_card_command_errors_are_one_line(tmp_path, capsys):
 
 
 def test_rendered_card_has_no_runs_of_blank_lines(tmp_path):
-    text = str(render_card(collect_card(results_for("news", NEWS_TEST), get_task("news"), str(tmp_path))))
+    record = RunRecord.from_dict(results_for("news", NEWS_TEST))
+    text = str(render_card(collect_card(record, get_task("news"), str(tmp_path))))
     assert "\n\n\n" not in text and text.endswith("\n") and not text.endswith("\n\n")

@@ -13,6 +13,7 @@ from transformers import AutoModelForSequenceClassification
 import train
 from tasks import TaskError
 from trainer_tasks.commands import main as cli
+from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
 from trainer_tasks.reports.compare import Run, load_run, paired_margins, write_report
 from trainer_tasks.training.split_predictions import load_predictions
 
@@ -131,8 +132,14 @@ def test_runs_on_different_test_sets_are_refused(news_runs, toxic_runs, tmp_path
 
 
 def fake_run(name: str, seed: int, accuracy: float) -> Run:
-    results = {"training": {"seed": seed}, "test_metrics": {"test_accuracy": accuracy}}
-    return Run(name, f"/runs/{name}{seed}", results, None, None, [], None)
+    record = RunRecord(
+        task="news", problem_type="single_label_classification", labels=["a", "b"], primary_metric="accuracy",
+        model_name_or_path="m", data=DataRecord(split="random", train_size=1, validation_size=1, test_size=1),
+        training=TrainingRecord(learning_rate=1e-4, per_device_train_batch_size=8, num_train_epochs=1, seed=seed,
+                                global_steps=1),
+        test_metrics={"test_accuracy": accuracy},
+    )  # fmt: skip
+    return Run(name, f"/runs/{name}{seed}", record, None, None, [], None)
 
 
 def test_paired_margins_compare_seed_by_seed():

@@ -6,15 +6,17 @@ import argparse
 import os
 import urllib.parse
 
-from tasks import TaskError, get_task
-from trainer_tasks.hub.card import CARD_FILE, collect_card, write_card
-from trainer_tasks.hub.publish import ensure_repo, hub_api, upload_output
-from trainer_tasks.record.results import RESULTS_FILE
-from trainer_tasks.record.run_files import check_run_folder, read_results_file
+from tasks import TaskError
+
+# The card, Hub and results modules import torch and transformers: they are imported where the command
+# runs, so that `trainer-tasks --help` and `trainer-tasks card --help` start in a fraction of a second.
 
 
 def read_results(output_dir: str) -> dict:
     """The run's ``results.json``, checked to hold what the card needs (a damaged one is named, not a KeyError)."""
+    from trainer_tasks.record.results import RESULTS_FILE
+    from trainer_tasks.record.run_files import check_run_folder, read_results_file
+
     check_run_folder(output_dir, "card")
     if not os.path.lexists(os.path.join(output_dir, RESULTS_FILE)):
         raise TaskError(f"{output_dir} has no {RESULTS_FILE}: pass the output folder of a finished train.py run")
@@ -48,14 +50,18 @@ def add_card_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_card(args: argparse.Namespace) -> None:
     """Re-render the card of a finished run from its results.json, and push the folder with ``--push``."""
+    from tasks import get_task
+    from trainer_tasks.hub.card import CARD_FILE, collect_card, write_card
+    from trainer_tasks.hub.publish import ensure_repo, hub_api, upload_output
+
     folder = args.output_dir
     check_endpoint(args.hub_endpoint)
     results = read_results(folder)
     try:
-        task = get_task(args.task or results["task"])
+        task = get_task(args.task or results.task)
     except TaskError as error:
         raise TaskError(f"{error}; pass --task with the spec the run used (e.g. path/to/file.py:NAME)") from None
-    hub = results.get("hub") or {}
+    hub = results.hub or {}
     repo_id = args.hub_model_id or hub.get("model_id")
     api = None
     if args.push:

@@ -30,6 +30,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from tasks import Task
 from trainer_tasks.core.files import write_text_atomic
 from trainer_tasks.record.results import epoch_table, markdown_table, redacted_command, test_table
+from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
 
 CARD_FILE = "README.md"
 TEMPLATE = resources.files("model_cards") / "text_classification.md"  # package data: in the wheel too
@@ -215,9 +216,9 @@ def base_model_card_metadata(path: str) -> dict[str, Any]:
     return {}
 
 
-def _label_weights(results: dict[str, Any], labels: Sequence[str]) -> tuple[str, dict[str, float]] | None:
+def _label_weights(record: RunRecord, labels: Sequence[str]) -> tuple[str, dict[str, float]] | None:
     for key in ("pos_weight", "class_weights"):
-        weights = results.get(key)
+        weights = getattr(record, key)
         if isinstance(weights, dict):
             return key, {str(k): float(v) for k, v in weights.items()}
         if isinstance(weights, (list, tuple)) and len(weights) == len(labels):
@@ -226,7 +227,7 @@ def _label_weights(results: dict[str, Any], labels: Sequence[str]) -> tuple[str,
 
 
 def collect_card(
-    results: dict[str, Any],
+    record: RunRecord,
     task: Task,
     output_dir: str,
     *,
@@ -235,18 +236,18 @@ def collect_card(
     license: str | None = None,
 ) -> CardData:
     """Fill a ``CardData`` from a run's results and its task; keyword arguments override user fields."""
-    hub = results.get("hub") or {}
-    source = results["model_name_or_path"]
+    hub = record.hub or {}
+    source = record.model_name_or_path
     local_base = os.path.isdir(source)
     base_meta = base_model_card_metadata(source) if local_base else {}
     if base_model is None:
         base_model = base_meta.get("base_model") if local_base else (source if HUB_ID.match(source) else None)
-    data = results["data"]
-    datasets = [d for d in (task.dataset_id, data.get("dataset_name")) if d]
-    data_source = data.get("dataset_name") or ", ".join(os.path.basename(f) for f in data.get("data_files") or [])
-    training = results["training"]
-    world_size = int(results.get("world_size") or 1)
-    test_runtime = results["test_metrics"].get("test_runtime")
+    data = record.data
+    datasets = [d for d in (task.dataset_id, data.dataset_name) if d]
+    data_source = data.dataset_name or ", ".join(os.path.basename(f) for f in data.data_files)
+    training = record.training
+    world_size = int(record.world_size or 1)
+    test_runtime = record.test_metrics.get("test_runtime")
     return CardData(
         model_id=model_id or hub.get("model_id") or output_dir,
         base_model=base_model if isinstance(base_model, str) else None,
@@ -256,63 +257,63 @@ def collect_card(
         task_name=task.name,
         task_description=task.description,
         multi_label=task.is_multi_label,
-        labels=[(label, task.label_descriptions.get(label, "")) for label in results["labels"]],
+        labels=[(label, task.label_descriptions.get(label, "")) for label in record.labels],
         base_model_source=source,
         data_source=data_source or task.name,
-        split=data["split"],
-        sizes={name: data[f"{name}_size"] for name in ("train", "validation", "test")},
-        primary_metric=results["primary_metric"],
+        split=data.split,
+        sizes={name: getattr(data, f"{name}_size") for name in ("train", "validation", "test")},
+        primary_metric=record.primary_metric,
         test_metrics={
             key.removeprefix("test_"): float(value)
-            for key, value in results["test_metrics"].items()
+            for key, value in record.test_metrics.items()
             if not key.removeprefix("test_").endswith(NOT_METRICS)
         },
-        epochs=list(results.get("epochs") or []),
-        hyperparameters=_hyperparameters(training, data, world_size) | _fast_path(results),
-        hardware=dict(results.get("hardware") or {}),
+        epochs=list(record.epochs),
+        hyperparameters=_hyperparameters(training, data, world_size) | _fast_path(record),
+        hardware=dict(record.hardware),
         world_size=world_size,
-        train_runtime=training.get("train_runtime"),
+        train_runtime=training.train_runtime,
         test_runtime=test_runtime,
-        command=redacted_command(str(results.get("command", "")).split()),
+        command=redacted_command(record.command.split()),
         widget_examples=list(task.widget_examples),
         limitations=list(getattr(task, "limitations", ())),
-        thresholds={str(k): float(v) for k, v in results["thresholds"].items()} if results.get("thresholds") else None,
-        label_weights=_label_weights(results, results["labels"]),
-        in_progress=results.get("in_progress"),
-        warnings=[str(message) for message in results.get("warnings") or []],
+        thresholds={str(k): float(v) for k, v in record.thresholds.items()} if record.thresholds else None,
+        label_weights=_label_weights(record, record.labels),
+        in_progress=record.in_progress,
+        warnings=[str(message) for message in record.warnings],
     )
 
 
-def _hyperparameters(training: dict[str, Any], data: dict[str, Any], world_size: int) -> dict[str, Any]:
-    per_device = training["per_device_train_batch_size"]
-    accumulation = training.get("gradient_accumulation_steps", 1)
-    precision = "bf16" if training.get("bf16") else "fp16" if training.get("fp16") else "fp32"
+def _hyperparameters(training: TrainingRecord, data: DataRecord, world_size: int) -> dict[str, Any]:
+    per_device = training.per_device_train_batch_size
+    accumulation = training.gradient_accumulation_steps
+    precision = "bf16" if training.bf16 else "fp16" if training.fp16 else "fp32"
     settings = {
-        "learning_rate": training["learning_rate"],
+        "learning_rate": training.learning_rate,
         "per_device_train_batch_size": per_device,
         "processes": world_size,
         "gradient_accumulation_steps": accumulation,
         "total_train_batch_size": per_device * world_size * accumulation,
-        "num_train_epochs": training["num_train_epochs"],
-        "max_steps": training.get("max_steps") if (training.get("max_steps") or -1) > 0 else None,
-        "optimizer steps": training.get("global_steps"),
-        "lr_scheduler_type": training.get("lr_scheduler_type"),
-        "warmup_steps": training.get("warmup_steps"),
-        "weight_decay": training.get("weight_decay"),
-        "max_grad_norm": training.get("max_grad_norm"),
+        "num_train_epochs": training.num_train_epochs,
+        "max_steps": training.max_steps if (training.max_steps or -1) > 0 else None,
+        "optimizer steps": training.global_steps,
+        "lr_scheduler_type": training.lr_scheduler_type,
+        "warmup_steps": training.warmup_steps,
+        "weight_decay": training.weight_decay,
+        "max_grad_norm": training.max_grad_norm,
         "precision": precision,
-        "train_sampling_strategy": training.get("train_sampling_strategy"),
-        "max_seq_length": data.get("max_seq_length") or "model limit (at most 512)",
-        "padding": "fixed length" if data.get("pad_to_max_length") else "dynamic (per batch)",
-        "max_text_chars": data.get("max_text_chars"),
-        "seed": training.get("seed"),
+        "train_sampling_strategy": training.train_sampling_strategy,
+        "max_seq_length": data.max_seq_length or "model limit (at most 512)",
+        "padding": "fixed length" if data.pad_to_max_length else "dynamic (per batch)",
+        "max_text_chars": data.max_text_chars,
+        "seed": training.seed,
     }
     return {key: value for key, value in settings.items() if value is not None}
 
 
-def _fast_path(results: dict[str, Any]) -> dict[str, str]:
+def _fast_path(record: RunRecord) -> dict[str, str]:
     """Each speed-up the run trained with, as the card's hyperparameter rows (``trainer_tasks.fast_path.prepare``)."""
-    switches = results.get("fast_path") or {}
+    switches = record.fast_path
     return {f"fast path: {name}": str(state) for name, state in switches.items()}
 
 

@@ -35,6 +35,7 @@ from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.secrets import check_no_secrets, secret_values
 from trainer_tasks.hub.card import CARD_FILE, collect_card, write_card
 from trainer_tasks.record.results import collect_results
+from trainer_tasks.record.run_record import RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -173,25 +174,25 @@ class ModelCardCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         progress = TrainOutput(state.global_step, math.nan, {})
-        results = collect_results(
+        record = collect_results(
             self.task, self.model_args, self.data_args, args, self.raw, progress, {}, self.epoch_table
         )
         if args.max_steps and args.max_steps > 0:
-            results["in_progress"] = f"step {state.global_step} of {args.max_steps}"
+            record.add(in_progress=f"step {state.global_step} of {args.max_steps}")
         else:
-            results["in_progress"] = f"epoch {state.epoch or 0:g} of {args.num_train_epochs:g}"
-        card = collect_card(results, self.task, args.output_dir)
+            record.add(in_progress=f"epoch {state.epoch or 0:g} of {args.num_train_epochs:g}")
+        card = collect_card(record, self.task, args.output_dir)
         checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         for folder in (args.output_dir, checkpoint):
             if os.path.isdir(folder):
                 write_card(folder, card)
 
 
-def write_model_card(trainer, task: Task, results: dict) -> str | None:
+def write_model_card(trainer, task: Task, record: RunRecord) -> str | None:
     """``train.py`` step: the finished run's card, ``README.md`` in the output folder (rank 0, every run)."""
     if not trainer.is_world_process_zero():
         return None
-    return write_card(trainer.args.output_dir, collect_card(results, task, trainer.args.output_dir))
+    return write_card(trainer.args.output_dir, collect_card(record, task, trainer.args.output_dir))
 
 
 def wait_for_checkpoint_pushes(trainer) -> None:

@@ -18,6 +18,7 @@ import torch
 
 from trainer_tasks.core.files import write_json_atomic, write_text_atomic
 from trainer_tasks.core.secrets import SECRET_FLAGS, redacted_command, secret_values  # noqa: F401 (re-exported)
+from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
 
 RESULTS_FILE = "results.json"
 TABLE_FILE = "results.md"
@@ -86,44 +87,44 @@ def test_table(test_metrics: dict[str, float]) -> str:
     return markdown_table(["test metric", "value"], rows)
 
 
-def thresholds_table(results: dict) -> str:
+def thresholds_table(record: RunRecord) -> str:
     """Markdown: each label's threshold and test F1 at 0.5 and at the tuned threshold."""
-    at_default, tuned = results["test_metrics"], results["test_metrics_tuned"]
+    at_default, tuned = record.test_metrics, record.test_metrics_tuned
     rows = [
         [row["label"], row["threshold"], row["validation_positives"], at_default[f"test_f1_{row['label']}"],
          tuned[f"test_f1_{row['label']}"]]
-        for row in results["threshold_tuning"]
+        for row in record.threshold_tuning
     ]  # fmt: skip
     for key in ("f1_macro", "f1_micro", "jaccard_samples"):
         rows.append([key, "", "", at_default[f"test_{key}"], tuned[f"test_{key}"]])
     header = ["label", "threshold", "val positives", "test @0.5", "test @tuned"]
-    title = f"Per-label thresholds tuned on validation for {results['threshold_objective']}; test F1 per label:"
+    title = f"Per-label thresholds tuned on validation for {record.threshold_objective}; test F1 per label:"
     return title + "\n\n" + markdown_table(header, rows)
 
 
-def render_results_markdown(results: dict[str, Any]) -> str:
-    split = results["data"]
+def render_results_markdown(record: RunRecord) -> str:
+    split = record.data
     lines = [
-        f"# {results['task']} · {results['model_name_or_path']}",
+        f"# {record.task} · {record.model_name_or_path}",
         "",
-        f"Split: **{split['split']}**; train {split['train_size']}, validation {split['validation_size']}, "
-        f"test {split['test_size']} examples. Processes: {results['world_size']}.",
+        f"Split: **{split.split}**; train {split.train_size}, validation {split.validation_size}, "
+        f"test {split.test_size} examples. Processes: {record.world_size}.",
         "",
-        epoch_table(results["epochs"], results["primary_metric"]),
+        epoch_table(record.epochs, record.primary_metric),
         "",
-        test_table(results["test_metrics"]),
+        test_table(record.test_metrics),
         "",
-        f"Test evaluation time: {_format(results['test_metrics'].get('test_runtime'), 2)} s.",
+        f"Test evaluation time: {_format(record.test_metrics.get('test_runtime'), 2)} s.",
     ]
-    if results.get("test_metrics_tuned"):
-        lines += ["", thresholds_table(results)]
+    if record.test_metrics_tuned:
+        lines += ["", thresholds_table(record)]
     return "\n".join(lines) + "\n"
 
 
-def write_results(output_dir: str, results: dict[str, Any]) -> str:
+def write_results(output_dir: str, record: RunRecord) -> str:
     """Write ``results.json`` and ``results.md``; return the markdown for printing."""
-    markdown = render_results_markdown(results)
-    write_json_atomic(os.path.join(output_dir, RESULTS_FILE), results)
+    markdown = render_results_markdown(record)
+    write_json_atomic(os.path.join(output_dir, RESULTS_FILE), record.to_dict())
     write_text_atomic(os.path.join(output_dir, TABLE_FILE), markdown)
     return markdown
 
@@ -133,53 +134,53 @@ def command_line(training_args: Any = None) -> str:
     return redacted_command(sys.argv, secret_values(training_args))
 
 
-def collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table) -> dict:
+def collect_results(
+    task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table
+) -> RunRecord:
     """Everything a report, a model card or a test needs to know about the finished run."""
-    return {
-        "task": task.name,
-        "problem_type": task.problem_type,
-        "labels": list(task.labels),
-        "primary_metric": task.primary_metric,
-        "model_name_or_path": model_args.model_name_or_path,
-        "data": {
-            "split": data_args.split,
-            "split_seed": training_args.seed if data_args.split_seed is None else data_args.split_seed,
-            "data_files": list(data_args.data_files or []),
-            "dataset_name": data_args.dataset_name,
-            "train_size": len(raw["train"]),
-            "validation_size": len(raw["validation"]),
-            "test_size": len(raw["test"]),
-            "max_seq_length": data_args.max_seq_length,
-            "pad_to_max_length": data_args.pad_to_max_length,
-            "max_text_chars": data_args.max_text_chars,
-        },
-        "training": {
-            "learning_rate": training_args.learning_rate,
-            "per_device_train_batch_size": training_args.per_device_train_batch_size,
-            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
-            "num_train_epochs": training_args.num_train_epochs,
-            "max_steps": training_args.max_steps,
-            "lr_scheduler_type": str(
-                getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)
-            ),
-            "warmup_steps": training_args.warmup_steps,
-            "weight_decay": training_args.weight_decay,
-            "max_grad_norm": training_args.max_grad_norm,
-            "seed": training_args.seed,
-            "bf16": training_args.bf16,
-            "fp16": training_args.fp16,
-            "train_sampling_strategy": training_args.train_sampling_strategy,
-            "global_steps": train_output.global_step,
-            "train_runtime": train_output.metrics.get("train_runtime"),
-            "train_loss": train_output.training_loss,
-        },
-        "world_size": training_args.world_size,
-        "epochs": epoch_table.as_dicts(),
-        "test_metrics": test_metrics,
-        "hardware": hardware(),
-        "command": command_line(training_args),
-        "hub": hub_settings(training_args),
-    }
+    return RunRecord(
+        task=task.name,
+        problem_type=task.problem_type,
+        labels=list(task.labels),
+        primary_metric=task.primary_metric,
+        model_name_or_path=model_args.model_name_or_path,
+        data=DataRecord(
+            split=data_args.split,
+            split_seed=training_args.seed if data_args.split_seed is None else data_args.split_seed,
+            data_files=list(data_args.data_files or []),
+            dataset_name=data_args.dataset_name,
+            train_size=len(raw["train"]),
+            validation_size=len(raw["validation"]),
+            test_size=len(raw["test"]),
+            max_seq_length=data_args.max_seq_length,
+            pad_to_max_length=data_args.pad_to_max_length,
+            max_text_chars=data_args.max_text_chars,
+        ),
+        training=TrainingRecord(
+            learning_rate=training_args.learning_rate,
+            per_device_train_batch_size=training_args.per_device_train_batch_size,
+            gradient_accumulation_steps=training_args.gradient_accumulation_steps,
+            num_train_epochs=training_args.num_train_epochs,
+            max_steps=training_args.max_steps,
+            lr_scheduler_type=str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
+            warmup_steps=training_args.warmup_steps,
+            weight_decay=training_args.weight_decay,
+            max_grad_norm=training_args.max_grad_norm,
+            seed=training_args.seed,
+            bf16=training_args.bf16,
+            fp16=training_args.fp16,
+            train_sampling_strategy=training_args.train_sampling_strategy,
+            global_steps=train_output.global_step,
+            train_runtime=train_output.metrics.get("train_runtime"),
+            train_loss=train_output.training_loss,
+        ),
+        world_size=training_args.world_size,
+        epochs=epoch_table.as_dicts(),
+        test_metrics=test_metrics,
+        hardware=hardware(),
+        command=command_line(training_args),
+        hub=hub_settings(training_args),
+    )
 
 
 def hub_settings(training_args) -> dict[str, Any]:

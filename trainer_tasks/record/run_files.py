@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks import TaskError
 from trainer_tasks.record.results import RESULTS_FILE
+from trainer_tasks.record.run_record import RunRecord
 
 STATE_FILE = "trainer_state.json"
 FINISHED_RUN_ADVICE = (
@@ -187,12 +188,12 @@ def check_run_folder(folder: str, what: str) -> None:
         raise TaskError(f"{what}: {folder} is a file; pass the output folder of a finished train.py run")
 
 
-def read_results_file(folder: str) -> dict[str, Any]:
-    """A finished run's ``results.json``, checked to hold everything reports and cards read."""
+def read_results_file(folder: str) -> RunRecord:
+    """A finished run's ``results.json`` as its typed record, checked to hold everything reports and cards read."""
     results = read_json_file(os.path.join(folder, RESULTS_FILE), RESULTS_SHAPE, FINISHED_RUN_ADVICE)
     if not results["labels"]:
         raise TaskError(f"{os.path.join(folder, RESULTS_FILE)}: labels is empty; {FINISHED_RUN_ADVICE}")
-    return results
+    return RunRecord.from_dict(results)
 
 
 def read_log_history(folder: str) -> list[dict]:

@@ -15,6 +15,7 @@ on different test sets is refused rather than reported.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import math
 import os
@@ -36,6 +37,7 @@ from trainer_tasks.record.run_files import (
     read_log_history,
     read_results_file,
 )
+from trainer_tasks.record.run_record import RunRecord
 from trainer_tasks.reports import plots as report_plots
 from trainer_tasks.training.distillation import DISTILLATION_FILE
 from trainer_tasks.training.split_predictions import PREDICTIONS_FILE, Predictions, load_predictions
@@ -52,7 +54,7 @@ class Run:
 
     name: str
     folder: str
-    results: dict[str, Any]
+    record: RunRecord
     parameters: int | None
     predictions: Predictions | None
     log_history: list[dict]
@@ -60,10 +62,10 @@ class Run:
 
     @property
     def seed(self) -> int:
-        return self.results["training"]["seed"]
+        return self.record.training.seed
 
     def test(self, key: str) -> float | None:
-        value = self.results["test_metrics"].get(f"test_{key}")
+        value = self.record.test_metrics.get(f"test_{key}")
         return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
@@ -88,7 +90,7 @@ def count_parameters(folder: str) -> int | None:
     return total
 
 
-def read_test_predictions(folder: str, results: dict[str, Any]) -> Predictions | None:
+def read_test_predictions(folder: str, record: RunRecord) -> Predictions | None:
     """``predictions_test.npz`` when the run saved it, checked to fit the run's labels (the plots index by them)."""
     path = os.path.join(folder, PREDICTIONS_FILE)
     try:
@@ -97,7 +99,7 @@ def read_test_predictions(folder: str, results: dict[str, Any]) -> Predictions |
         raise TaskError(f"{path}: cannot read it ({error}); {FINISHED_RUN_ADVICE}") from None
     if predictions is None:
         return None
-    labels = len(results["labels"])
+    labels = len(record.labels)
     logits, truth = predictions.logits, predictions.labels
     multi = predictions.is_multi_label
     shape_ok = (
@@ -110,10 +112,10 @@ def read_test_predictions(folder: str, results: dict[str, Any]) -> Predictions |
     )
     if shape_ok and not multi and len(truth):
         shape_ok = bool(np.all((truth >= 0) & (truth < labels)))
-    if not shape_ok or predictions.problem_type != results["problem_type"]:
+    if not shape_ok or predictions.problem_type != record.problem_type:
         raise TaskError(
             f"{path}: logits {logits.shape} and labels {truth.shape} ({predictions.problem_type}) do not fit the "
-            f"run's {labels} labels ({results['problem_type']}); {FINISHED_RUN_ADVICE}"
+            f"run's {labels} labels ({record.problem_type}); {FINISHED_RUN_ADVICE}"
         )
     return predictions
 
@@ -126,13 +128,13 @@ def load_run(name: str, folder: str) -> Run:
         raise TaskError(
             f"run {name!r}: no {RESULTS_FILE} in {folder}; pass the output folder of a finished train.py run"
         )
-    results = read_results_file(folder)
+    record = read_results_file(folder)
     return Run(
         name=name,
         folder=folder,
-        results=results,
+        record=record,
         parameters=count_parameters(folder),
-        predictions=read_test_predictions(folder, results),
+        predictions=read_test_predictions(folder, record),
         log_history=read_log_history(folder),
         distillation=read_distillation_file(os.path.join(folder, DISTILLATION_FILE)),
     )
@@ -155,8 +157,8 @@ def check_comparable(runs: Sequence[Run]) -> None:
     first = runs[0]
 
     def key(run: Run) -> tuple:
-        data = run.results["data"]
-        return run.results["task"], data["split"], data.get("split_seed"), data["test_size"]
+        data = run.record.data
+        return run.record.task, data.split, data.split_seed, data.test_size
 
     for run in runs[1:]:
         if key(run) != key(first):
@@ -189,7 +191,7 @@ def show(mean: float | None, sd: float | None, digits: int = 4) -> str:
 
 def key_metrics(runs: Sequence[Run]) -> list[str]:
     """The primary metric, then the other ``KEY_METRICS`` every run has; a run without the primary one is refused."""
-    primary = runs[0].results["primary_metric"]
+    primary = runs[0].record.primary_metric
     for run in runs:
         if run.test(primary) is None:
             raise TaskError(
@@ -213,7 +215,7 @@ def group_summary(groups: dict[str, list[Run]], metrics: Sequence[str], referenc
         for label, values in (
             ("test_loss", [run.test("loss") for run in members]),
             ("eval_time", [run.test("runtime") for run in members]),
-            ("train_time", [run.results["training"].get("train_runtime") for run in members]),
+            ("train_time", [run.record.training.train_runtime for run in members]),
             *((metric, [run.test(metric) for run in members]) for metric in metrics),
         ):
             row[label], row[f"{label}_sd"] = mean_sd(values)
@@ -264,27 +266,27 @@ def paired_margins(groups: dict[str, list[Run]], metric: str, reference: str) ->
 
 
 def describe_data(run: Run) -> str:
-    data = run.results["data"]
-    split_seed = data.get("split_seed", run.seed)
-    files = ", ".join(os.path.basename(f) for f in data.get("data_files") or []) or data.get("dataset_name") or "-"
+    data = run.record.data
+    split_seed = run.seed if data.split_seed is None else data.split_seed
+    files = ", ".join(os.path.basename(f) for f in data.data_files) or data.dataset_name or "-"
     return (
-        f"Task **{run.results['task']}** ({run.results['problem_type']}), data {files}. "
-        f"Split **{data['split']}** (split seed {split_seed}): train {data['train_size']:,}, "
-        f"validation {data['validation_size']:,}, test {data['test_size']:,} examples; every run used the same "
-        f"test set. Max sequence length {data.get('max_seq_length') or 'model limit'}"
-        f"{', padded to it' if data.get('pad_to_max_length') else ', dynamic padding'}."
+        f"Task **{run.record.task}** ({run.record.problem_type}), data {files}. "
+        f"Split **{data.split}** (split seed {split_seed}): train {data.train_size:,}, "
+        f"validation {data.validation_size:,}, test {data.test_size:,} examples; every run used the same "
+        f"test set. Max sequence length {data.max_seq_length or 'model limit'}"
+        f"{', padded to it' if data.pad_to_max_length else ', dynamic padding'}."
     )
 
 
 def describe_hardware(runs: Sequence[Run]) -> str:
     seen = []
     for run in runs:
-        hw = run.results.get("hardware", {})
+        hw = run.record.hardware
         line = (
             f"{hw.get('cpu_count', '?')} CPU cores ({hw.get('cpu', '?')}), "
             + (f"GPU {hw['gpu']} x{hw.get('gpu_count', 1)}, " if hw.get("gpu") else "no GPU, ")
             + f"{hw.get('platform', '?')}, torch {hw.get('torch', '?')}, "
-            f"{run.results.get('world_size', 1)} training process(es)"
+            f"{run.record.world_size} training process(es)"
         )
         if line not in seen:
             seen.append(line)
@@ -356,16 +358,16 @@ def margin_section(margin: dict) -> list[str]:
 
 
 def run_section(run: Run) -> list[str]:
-    training = run.results["training"]
+    training = run.record.training
     settings = (
-        f"lr {training['learning_rate']}, batch {training['per_device_train_batch_size']} x "
-        f"{run.results.get('world_size', 1)} process(es), epochs {training['num_train_epochs']}, "
-        f"{training['global_steps']} steps, seed {run.seed}"
+        f"lr {training.learning_rate}, batch {training.per_device_train_batch_size} x "
+        f"{run.record.world_size} process(es), epochs {training.num_train_epochs}, "
+        f"{training.global_steps} steps, seed {run.seed}"
     )
     lines = [
         f"### {run.name} (seed {run.seed})",
         "",
-        f"`{run.folder}` — {run.results['model_name_or_path']}; {settings}.",
+        f"`{run.folder}` — {run.record.model_name_or_path}; {settings}.",
     ]
     if run.distillation:
         d = run.distillation
@@ -374,11 +376,11 @@ def run_section(run: Run) -> list[str]:
             f"alpha_cos {d['alpha_cos']} ({d['cosine_layers']} hidden states), T {d['temperature']}. Its train "
             "loss below is the whole distillation objective; the training-curve plot shows its task term."
         )
-    lines += ["", epoch_table(run.results["epochs"], run.results["primary_metric"]), ""]
-    test = run.results["test_metrics"]
+    lines += ["", epoch_table(run.record.epochs, run.record.primary_metric), ""]
+    test = run.record.test_metrics
     lines.append(
-        f"Test: loss {show(run.test('loss'), None)}, {run.results['primary_metric']} "
-        f"{show(run.test(run.results['primary_metric']), None)}, eval time {show(test.get('test_runtime'), None, 2)} s."
+        f"Test: loss {show(run.test('loss'), None)}, {run.record.primary_metric} "
+        f"{show(run.test(run.record.primary_metric), None)}, eval time {show(test.get('test_runtime'), None, 2)} s."
     )
     return [*lines, ""]
 
@@ -438,7 +440,7 @@ def write_report(
         notes = [*notes, f"No test predictions saved for {missing}: confusion matrix / ROC plots skipped."]
 
     first = runs[0]
-    title = title or f"{first.results['task']}: model comparison"
+    title = title or f"{first.record.task}: model comparison"
     lines = [
         f"# {title}",
         "",
@@ -475,8 +477,8 @@ def write_report(
     write_json_atomic(
         os.path.join(output_dir, SUMMARY_FILE),
         {
-            "task": first.results["task"],
-            "data": first.results["data"],
+            "task": first.record.task,
+            "data": dataclasses.asdict(first.record.data),
             "reference": reference,
             "metrics": metrics,
             "models": summary,

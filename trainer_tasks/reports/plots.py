@@ -58,7 +58,7 @@ def training_curves(runs, path: str, metric_name: str) -> str:
                 linewidth=1.2,
                 label=(f"{label} (task term)" if key == "loss_task" else label) if label else None,
             )
-        epochs = run.results["epochs"]
+        epochs = run.record.epochs
         xs = [row["epoch"] for row in epochs]
         axes[1].plot(xs, [row["val_loss"] for row in epochs], "o-", color=color, alpha=0.8, label=label)
         axes[2].plot(xs, [row["val_metric"] for row in epochs], "o-", color=color, alpha=0.8, label=label)

@@ -1,0 +1,117 @@
+"""The run's record: one typed value, written as ``results.json`` and read back by the card, ``compare`` and ``card``.
+
+Before, the record was a dict literal read by string keys in four modules, so a renamed key broke
+a reader without a word. Here every field is declared once, with its type; ``to_dict`` writes it
+and ``from_dict`` reads it back after checking the file's shape (``run_files.RESULTS_SHAPE``: a
+damaged or older file is one line naming the key). Top-level keys this version does not know (a
+newer run's) are kept in ``extra`` and written back as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DataRecord:
+    """What was trained on, and how it was split."""
+
+    split: str
+    train_size: int
+    validation_size: int
+    test_size: int
+    split_seed: int | None = None
+    data_files: list[str] = field(default_factory=list)
+    dataset_name: str | None = None
+    max_seq_length: int | None = None
+    pad_to_max_length: bool = False
+    max_text_chars: int | None = None
+
+
+@dataclass
+class TrainingRecord:
+    """The settings that shaped the weights, and what training took."""
+
+    learning_rate: float
+    per_device_train_batch_size: int
+    num_train_epochs: float
+    seed: int
+    global_steps: int
+    gradient_accumulation_steps: int = 1
+    max_steps: int = -1
+    lr_scheduler_type: str = "linear"
+    warmup_steps: float = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    fp16: bool = False
+    train_sampling_strategy: str = "random"
+    train_runtime: float | None = None
+    train_loss: float | None = None
+
+
+@dataclass
+class RunRecord:
+    """Everything a report, a model card or a test needs to know about a run."""
+
+    task: str
+    problem_type: str
+    labels: list[str]
+    primary_metric: str
+    model_name_or_path: str
+    data: DataRecord
+    training: TrainingRecord
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    world_size: int = 1
+    hardware: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    hub: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what made the run suspect (training.degenerate)
+    fast_path: dict[str, str] = field(default_factory=dict)  # each speed-up, on or why off (fast_path.prepare)
+    loss_arguments: dict[str, Any] | None = None
+    distillation_arguments: dict[str, Any] | None = None
+    pos_weight: dict[str, float] | None = None
+    class_weights: dict[str, float] | None = None
+    loss_weighting: str | None = None
+    thresholds: dict[str, float] | None = None
+    threshold_objective: str | None = None
+    threshold_tuning: list[dict[str, Any]] | None = None
+    test_metrics_tuned: dict[str, float] | None = None
+    in_progress: str | None = None  # e.g. "epoch 2 of 4" in a checkpoint's card
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of a newer version, kept as they were
+
+    def add(self, **values: Any) -> RunRecord:
+        """Set declared fields (a typo is an error, not a new key); returns the record."""
+        names = {item.name for item in dataclasses.fields(self)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise AttributeError(f"RunRecord has no field(s) {unknown}")
+        for name, value in values.items():
+            setattr(self, name, value)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form written as ``results.json``."""
+        values = dataclasses.asdict(self)
+        extra = values.pop("extra")
+        return values | extra
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunRecord:
+        """A record from parsed ``results.json`` (shape already checked by ``run_files``)."""
+        values = dict(values)
+        data = _known(DataRecord, values.pop("data"))
+        training = _known(TrainingRecord, values.pop("training"))
+        names = {item.name for item in dataclasses.fields(cls)} - {"data", "training", "extra"}
+        # null in an older file means "not recorded": the field's default stands
+        known = {key: value for key, value in values.items() if key in names and value is not None}
+        extra = {key: value for key, value in values.items() if key not in names}
+        return cls(data=data, training=training, extra=extra, **known)
+
+
+def _known(kind: type, values: dict[str, Any]) -> Any:
+    names = {item.name for item in dataclasses.fields(kind)}
+    return kind(**{key: value for key, value in values.items() if key in names})
