@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# Sections only some runs have (tuned thresholds: multi-label; in_progress: a checkpoint's card).
+ABSENT_WHEN_NONE = frozenset(
+    {"thresholds", "threshold_objective", "threshold_tuning", "test_metrics_tuned", "in_progress"}
+)
+
+
 @dataclass
 class DataRecord:
     """What was trained on, and how it was split."""
@@ -94,9 +100,10 @@ class RunRecord:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form written as ``results.json``."""
+        """The JSON form written as ``results.json`` (sections a run did not have are left out, not null)."""
         values = dataclasses.asdict(self)
         extra = values.pop("extra")
+        values = {key: value for key, value in values.items() if not (key in ABSENT_WHEN_NONE and value is None)}
         return values | extra
 
     @classmethod
