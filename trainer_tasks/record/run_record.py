@@ -13,7 +13,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # Sections only some runs have (tuned thresholds: multi-label; in_progress: a checkpoint's card).
 ABSENT_WHEN_NONE = frozenset(
     {"thresholds", "threshold_objective", "threshold_tuning", "test_metrics_tuned", "in_progress"}
