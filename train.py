@@ -13,6 +13,11 @@ import logging
 import sys
 from dataclasses import asdict
 
+from trainer_tasks.training.help_cache import print_kept_help
+
+if __name__ == "__main__":  # a bare --help, answered before the imports below (seconds: they import torch)
+    print_kept_help(sys.argv[1:], __file__)  # prints the kept help and exits, when it is kept and current
+
 import transformers
 from transformers import set_seed
 
@@ -145,17 +150,37 @@ def run(
 
 
 def configure_logging(training_args: TaskTrainingArguments) -> None:
+    """Each message once, however many processes: the main process tells the run (this project's messages at
+    INFO, or at ``--log_level``); the others (``--log_level_replica``, default warning) only the libraries'
+    warnings and errors, this project's errors, and no progress bars. This project's warnings are about the
+    options, the data and the results, the same on every process: the main process says them once."""
+    import datasets
+
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    level = training_args.get_process_log_level()
+    level = training_args.get_process_log_level()  # transformers' rule: --log_level, or --log_level_replica
     logging.getLogger().setLevel(level)
     transformers.utils.logging.set_verbosity(level)
+    datasets.utils.logging.set_verbosity(level)
+    if training_args.should_log:
+        project_level = logging.INFO if training_args.log_level == "passive" else level
+    else:
+        project_level = level if level < logging.WARNING else logging.ERROR
+        transformers.utils.logging.disable_progress_bar()  # "Loading weights" once, from the main process
+        datasets.disable_progress_bars()  # "Tokenizing" once
+    for name in ("train", "tasks", "trainer_tasks"):  # this project's loggers: train.py's, the tasks', the engine's
+        logging.getLogger(name).setLevel(project_level)
     install_log_redaction(secret_values(training_args))
 
 
 def report_outputs(trainer, warnings: RunWarnings) -> None:
-    """The last lines of a run: where its outputs are, and what to look at before using the model."""
+    """The last lines of a run, printed once: where its outputs are, and what to look at before using the model.
+
+    The other processes are done by then (the main process alone writes results, card and push) and log no
+    more than the libraries' warnings and errors (``configure_logging``): nothing of theirs follows these lines.
+    """
     if not trainer.is_world_process_zero():
         return
+    sys.stdout.flush()  # the results table (stdout) comes before these lines (stderr), also through one pipe
     folder = trainer.args.output_dir
     if warnings:
         logger.warning("%d warning(s) about this run, also in results.json and the model card", len(warnings))

@@ -12,13 +12,25 @@ import os
 from importlib.metadata import entry_points
 
 from tasks.base import DataConfig, Task, TaskError
-from tasks.news import NEWS
-from tasks.toxic import TOXIC
 
 ENTRY_POINT_GROUP = "trainer_tasks"
-BUILTIN_TASKS: dict[str, Task] = {task.name: task for task in (NEWS, TOXIC)}
 
 __all__ = ["BUILTIN_TASKS", "DataConfig", "Task", "TaskError", "available_tasks", "get_task"]
+
+
+def builtin_tasks() -> dict[str, Task]:
+    """The built-in tasks by name, imported on first use: ``from tasks import TaskError`` (which every
+    entry point does) then costs no pandas or numpy, and ``--help`` stays fast."""
+    from tasks.news import NEWS
+    from tasks.toxic import TOXIC
+
+    return {task.name: task for task in (NEWS, TOXIC)}
+
+
+def __getattr__(name: str) -> object:
+    if name == "BUILTIN_TASKS":  # kept as a module attribute for code that reads it
+        return builtin_tasks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _entry_point_tasks() -> dict[str, object]:
@@ -27,7 +39,7 @@ def _entry_point_tasks() -> dict[str, object]:
 
 def available_tasks() -> list[str]:
     """Names ``--task`` accepts (besides ``file.py:NAME``)."""
-    return sorted(set(BUILTIN_TASKS) | set(_entry_point_tasks()))
+    return sorted(set(builtin_tasks()) | set(_entry_point_tasks()))
 
 
 def _check(task: object, where: str) -> Task:
@@ -56,8 +68,9 @@ def get_task(name: str) -> Task:
     """The task called ``name``, or ``path/to/file.py:NAME``; a clear error lists the known ones."""
     if ".py:" in name:
         return _load_from_file(name)
-    if name in BUILTIN_TASKS:
-        return BUILTIN_TASKS[name]
+    builtin = builtin_tasks()
+    if name in builtin:
+        return builtin[name]
     plugins = _entry_point_tasks()
     if name in plugins:
         return _check(plugins[name].load(), f"entry point {name!r}")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from datasets import DatasetDict
-from transformers import EvalPrediction
+if TYPE_CHECKING:  # annotations only: importing a task must not import datasets or transformers (torch)
+    from datasets import DatasetDict
+    from transformers import EvalPrediction
 
 ProblemType = Literal["single_label_classification", "multi_label_classification"]
 PROBLEM_TYPES: tuple[str, ...] = ("single_label_classification", "multi_label_classification")

@@ -21,14 +21,15 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from datasets import Sequence as HfSequence
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from tasks.base import DataConfig, TaskError
+
+if TYPE_CHECKING:  # datasets and scikit-learn are imported where they are used: `trainer-tasks tasks` needs neither
+    from datasets import DatasetDict
 
 logger = logging.getLogger(__name__)
 
@@ -624,6 +625,8 @@ def split_frame(
     With ``groups`` every group lands on one side only (the story-grouped split); otherwise a
     seeded random split, stratified when ``stratify`` is given.
     """
+    from sklearn.model_selection import train_test_split
+
     indices = np.arange(len(frame))
     if len(indices) < MIN_ROWS:
         raise TaskError(
@@ -657,6 +660,8 @@ def split_frame(
 
 
 def _group_split(indices: np.ndarray, groups: np.ndarray, config: DataConfig, origin: str) -> dict[str, np.ndarray]:
+    from sklearn.model_selection import GroupShuffleSplit
+
     if len(np.unique(groups)) < 3:
         raise TaskError(
             f"{origin}: a grouped split needs at least 3 distinct groups, found {len(np.unique(groups))}; "
@@ -688,6 +693,9 @@ def to_dataset_dict(
 
     ``origin`` names the files (``sources``) for the message when a split came out empty.
     """
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+    from datasets import Sequence as HfSequence
+
     if multi_label:
         label_feature = HfSequence(Value("float32"), length=len(label_names))
     else:

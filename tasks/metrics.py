@@ -7,18 +7,14 @@ the Hub at run time, and a metric must never need the network.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    hamming_loss,
-    jaccard_score,
-    roc_auc_score,
-)
-from transformers import EvalPrediction
 
-MetricFn = Callable[[EvalPrediction], dict[str, float]]
+if TYPE_CHECKING:  # annotations only; scikit-learn is imported where scores are computed
+    from transformers import EvalPrediction
+
+MetricFn = Callable[["EvalPrediction"], dict[str, float]]
 
 
 def _logits(prediction: EvalPrediction) -> np.ndarray:
@@ -34,6 +30,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def single_label_scores(labels: np.ndarray, predicted: np.ndarray, label_names: Sequence[str]) -> dict:
     """Accuracy, macro-F1 and one F1 per class, from integer label ids."""
+    from sklearn.metrics import accuracy_score, f1_score
+
     all_ids = list(range(len(label_names)))
     per_class = f1_score(labels, predicted, labels=all_ids, average=None, zero_division=0)
     scores = {
@@ -53,6 +51,8 @@ def multi_label_scores(
     |Y∩Z| / |Y∪Z|, counted as 1 when both sets are empty. It is reported under its honest name,
     with the real Hamming accuracy (1 - Hamming loss) beside it.
     """
+    from sklearn.metrics import accuracy_score, f1_score, hamming_loss, jaccard_score, roc_auc_score
+
     labels = labels.astype(int)
     predicted = predicted.astype(int)
     scores = {

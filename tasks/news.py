@@ -15,15 +15,17 @@ linear SVM: 0.960 random vs 0.906 story-grouped), so results always state which 
 from __future__ import annotations
 
 import csv
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
-from datasets import DatasetDict
 
 from tasks import data
 from tasks.base import DataConfig, Task, TaskError
 from tasks.metrics import single_label_metrics
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 LABELS = ("business", "science/tech", "entertainment", "health")
 CATEGORY_CODES = {"b": "business", "t": "science/tech", "e": "entertainment", "m": "health"}

@@ -10,12 +10,16 @@ throws away half of Kaggle's comments).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
-from datasets import DatasetDict
 
 from tasks import data
 from tasks.base import DataConfig, Task, TaskError
 from tasks.metrics import multi_label_metrics
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 LABELS = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
 TEXT_COLUMNS = ("comment_text", "text")

@@ -5,8 +5,11 @@ The process boundary is the point here, so these launch ``train.py`` as users do
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,50 @@ def test_toxic_under_two_process_ddp(tmp_path, tiny_distilbert, toxic_csv):
     assert results["data"]["test_size"] == 120
     scores = pipeline("text-classification", model=out, top_k=None)("idiot kill")[0]
     assert len(scores) == 6
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# "2026-01-01 12:00:00,000 INFO trainer_tasks.training.modeling: message", as train.py's configure_logging writes it
+PROJECT_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ [A-Z]+ (train|tasks|trainer_tasks)(\.[\w.]+)?: ")
+
+
+def test_two_process_run_says_each_thing_once_and_ends_with_where_the_outputs_are(tmp_path, tiny_bert, news_csv):
+    """What a person watching a 2-process launch reads: every message once (rank 1 adds nothing of its own), no
+    warning the run itself causes, the model-load report as one line, and last the line naming the output folder."""
+    out = str(tmp_path / "out")
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(ROOT / "accelerate_configs" / "cpu.yaml"),
+        "--num_processes", "2", "--main_process_port", str(free_port()),
+        str(ROOT / "train.py"), "--task", "news", "--data_files", news_csv,
+        *train_args(tiny_bert, out, "--num_train_epochs", "2", "--disable_tqdm", "false"),
+        "--max_train_samples", "200", "--max_eval_samples", "50", "--max_predict_samples", "60",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    # one stream, as a terminal shows it: the order of stdout (results table) and stderr (log) is what is checked
+    done = subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT, timeout=600
+    )
+    output = done.stdout
+    assert done.returncode == 0, output[-3000:]
+    assert json.loads(Path(out, "results.json").read_text())["world_size"] == 2  # both processes trained
+
+    lines = [line.strip() for line in output.replace("\r", "\n").splitlines() if line.strip()]
+    project = [PROJECT_LOG_LINE.sub("", line) for line in lines if PROJECT_LOG_LINE.match(line)]
+    repeated = [message for message, count in Counter(project).items() if count > 1]
+    assert project and not repeated, repeated
+    limits = [line for line in lines if "(--max_*_samples)" in line]
+    assert len(limits) == 3, limits  # train, validation and test, each once
+    assert sum("Tokenizing: 100%" in line for line in lines) == 3  # datasets' bars: once per split, not per process
+    assert sum("Loading weights: 100%" in line for line in lines) == 1
+    assert "find_unused_parameters" not in output  # PyTorch's DDP warning: every parameter is used
+    assert "LOAD REPORT" not in output and "MISSING" not in output  # transformers' table of new weights...
+    heads = [line for line in lines if "new classification head" in line]
+    assert len(heads) == 1 and "classifier.weight" in heads[0], heads  # ... is one line
+    assert lines[-1].endswith(f"saved to {out}"), lines[-3:]
+    assert "results.json" in lines[-1] and "model card" in lines[-1]

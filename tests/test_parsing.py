@@ -1,10 +1,12 @@
 """Recipes as defaults, flags as overrides, unknown keys rejected."""
 
 import pytest
+from transformers import HfArgumentParser
 
+import train
 from tasks import TaskError
 from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments
-from trainer_tasks.training.parsing import parse_args
+from trainer_tasks.training.parsing import TrainArgumentParser, parse_args
 
 TYPES = (ModelArguments, DataArguments, TaskTrainingArguments)
 
@@ -41,3 +43,35 @@ def test_misspelt_recipe_key_is_an_error(tmp_path):
 def test_bad_data_option_is_a_task_error(tmp_path):
     with pytest.raises(TaskError, match="test_size"):
         parse_args(TYPES, ["--task", "news", "--test_size", "1.5", "--output_dir", str(tmp_path)])
+
+
+def test_help_shows_the_recipe_then_the_projects_options_then_the_trainers():
+    text = TrainArgumentParser(train.ARGUMENT_TYPES, prog="train.py").format_help()
+    assert text.startswith("usage: train.py [RECIPE.yaml] [--option value ...]\n")
+    assert "train.py --config RECIPE.yaml [--option value ...]" in text.splitlines()[1]
+    headings = [line[:-1] for line in text.splitlines() if line.endswith(" options:") or line == "recipe:"]
+    assert headings == [
+        "recipe",
+        "model options",
+        "data options",
+        "loss options",
+        "threshold options",
+        "distillation options",
+        "training options",
+        "Trainer options",
+    ]
+
+    starts = [text.index(f"\n{heading}:\n") for heading in headings] + [len(text)]
+    sections = {heading: text[start:end] for heading, start, end in zip(headings, starts, starts[1:], strict=False)}
+
+    assert "--task TASK" in sections["data options"] and "--pos_weight" in sections["loss options"]
+    assert "--fast_dropout" in sections["training options"] and "--learning_rate" not in sections["training options"]
+    assert "--learning_rate" in sections["Trainer options"] and "--ddp_timeout" in sections["Trainer options"]
+
+
+def test_help_groups_change_no_parsing():
+    """Every option is still parsed by HfArgumentParser's own action, in the same order: groups are display only."""
+    ours, theirs = TrainArgumentParser(train.ARGUMENT_TYPES), HfArgumentParser(train.ARGUMENT_TYPES)
+    assert [(a.option_strings, a.dest, a.default, a.nargs, a.choices) for a in ours._actions] == [
+        (a.option_strings, a.dest, a.default, a.nargs, a.choices) for a in theirs._actions
+    ]

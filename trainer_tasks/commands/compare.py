@@ -6,7 +6,6 @@ import argparse
 import os
 
 from tasks import TaskError
-from trainer_tasks.reports.compare import REPORT_FILE, load_run, parse_run, write_report
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +36,8 @@ def check_report_folder(output: str) -> None:
 
 def run_compare(args: argparse.Namespace) -> None:
     """``trainer-tasks compare --run A=DIR --run B=DIR --output REPORT``."""
+    from trainer_tasks.reports.compare import REPORT_FILE, load_run, parse_run, write_report  # imports torch
+
     check_report_folder(args.output)
     runs = [load_run(*parse_run(spec)) for spec in args.run]
     try:

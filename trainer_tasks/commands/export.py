@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-import transformers
-
-from trainer_tasks.inference.classifier import ONNX_FILE
-from trainer_tasks.inference.onnx_export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
+from trainer_tasks.inference.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE, ONNX_FILE
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +26,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
+    import transformers
+
+    from trainer_tasks.inference.onnx_export import export_onnx  # torch, transformers, onnx: only when exporting
+
     transformers.utils.logging.disable_progress_bar()
     record = export_onnx(
         args.model, args.output_dir, opset=args.opset, tolerance=args.tolerance, overwrite=args.overwrite

@@ -1,24 +1,23 @@
 """The ``trainer-tasks`` command: everything around training (train with ``train.py``).
 
-Each subcommand lives in its own module and registers itself here through ``COMMANDS``: a name, a
-function that adds its arguments, and a function that runs it. Every parser is a
-``StrictArgumentParser`` and every command runs through ``run_entry_point``: a mistake a user can
-make (a misspelt flag, a missing file, a folder that cannot be written) ends in one line,
-``error: ...``, and exit code 2, never a traceback.
+Each subcommand lives in its own module and is registered here in ``COMMANDS`` by name: its help
+line, its module, and the names of the function that adds its arguments and the one that runs it.
+A module is imported only when its command is used, and adding its arguments needs nothing heavy
+(torch, transformers, pandas are imported where the command runs), so ``--help`` answers at once.
+Every parser is a ``StrictArgumentParser`` and every command runs through ``run_entry_point``: a
+mistake a user can make (a misspelt flag, a missing file, a folder that cannot be written) ends in
+one line, ``error: ...``, and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-from tasks import TaskError, available_tasks, get_task
-from trainer_tasks.commands.card import add_card_arguments, run_card
-from trainer_tasks.commands.compare import add_compare_arguments, run_compare
-from trainer_tasks.commands.export import add_export_arguments, run_export
-from trainer_tasks.commands.predict import add_predict_arguments, run_predict
-from trainer_tasks.commands.student import add_student_arguments, run_student
+from tasks import TaskError
 from trainer_tasks.core.boundary import (
     StrictArgumentParser,
     did_you_mean,
@@ -31,26 +30,52 @@ from trainer_tasks.core.secrets import secret_values
 PROG = "trainer-tasks"
 
 
-def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--verbose", action="store_true", help="Also print labels and problem type.")
+class Command(NamedTuple):
+    """A subcommand: its help line, and where its code is (``module``, imported when the command is used)."""
+
+    help: str
+    module: str
+    add_arguments: str  # add_arguments(parser): the command's options; must not need heavy imports
+    run: str  # run(args): the command itself
+
+    def function(self, name: str) -> Callable:
+        return getattr(importlib.import_module(self.module), name)
 
 
-def run_tasks(args: argparse.Namespace) -> None:
-    """List the tasks ``--task`` accepts."""
-    for name in available_tasks():
-        task = get_task(name)
-        print(f"{name}: {task.description}")
-        if args.verbose:
-            print(f"    {task.problem_type}; labels: {', '.join(task.labels)}")
-
-
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None]]] = {
-    "tasks": ("List the available tasks.", add_tasks_arguments, run_tasks),
-    "card": ("Re-render the model card of a finished run; --push publishes the folder.", add_card_arguments, run_card),
-    "predict": ("Classify a CSV/JSON Lines/text file with a saved model.", add_predict_arguments, run_predict),
-    "export": ("Export a model to ONNX, checked against PyTorch.", add_export_arguments, run_export),
-    "student": ("Build a half-depth student from a BERT-family checkpoint.", add_student_arguments, run_student),
-    "compare": ("Compare finished runs of one task in a report folder.", add_compare_arguments, run_compare),
+COMMANDS: dict[str, Command] = {
+    "tasks": Command(
+        "List the available tasks.", "trainer_tasks.commands.task_list", "add_tasks_arguments", "run_tasks"
+    ),
+    "card": Command(
+        "Re-render the model card of a finished run; --push publishes the folder.",
+        "trainer_tasks.commands.card",
+        "add_card_arguments",
+        "run_card",
+    ),
+    "predict": Command(
+        "Classify a CSV/JSON Lines/text file with a saved model.",
+        "trainer_tasks.commands.predict",
+        "add_predict_arguments",
+        "run_predict",
+    ),
+    "export": Command(
+        "Export a model to ONNX, checked against PyTorch.",
+        "trainer_tasks.commands.export",
+        "add_export_arguments",
+        "run_export",
+    ),
+    "student": Command(
+        "Build a half-depth student from a BERT-family checkpoint.",
+        "trainer_tasks.commands.student",
+        "add_student_arguments",
+        "run_student",
+    ),
+    "compare": Command(
+        "Compare finished runs of one task in a report folder.",
+        "trainer_tasks.commands.compare",
+        "add_compare_arguments",
+        "run_compare",
+    ),
 }
 # What Ctrl-C or SIGTERM leaves behind, per command: the one line printed when a command is stopped.
 INTERRUPTED: dict[str, Callable[[argparse.Namespace], str]] = {
@@ -76,21 +101,54 @@ class CommandParser(StrictArgumentParser):
         super().error(message)
 
 
+class SubcommandParser(StrictArgumentParser):
+    """A subcommand's parser; its arguments are added (and its module imported) when it is first needed."""
+
+    command: str = ""
+    complete: bool = False
+
+    def complete_arguments(self) -> SubcommandParser:
+        if not self.complete:
+            self.complete = True
+            COMMANDS[self.command].function(COMMANDS[self.command].add_arguments)(self)
+        return self
+
+
+class Subcommands(argparse._SubParsersAction):
+    """argparse's subcommand action, adding the chosen command's arguments just before they are parsed."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        chosen = self._name_parser_map.get(values[0])
+        if isinstance(chosen, SubcommandParser):
+            chosen.complete_arguments()
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> StrictArgumentParser:
-    """The ``trainer-tasks`` parser; its subcommand parsers are in ``command_parsers(parser)``."""
+    """The ``trainer-tasks`` parser; a subcommand's own parser is ``command_parser(parser, name)``.
+
+    Subcommand parsers start with their help line only: ``trainer-tasks --help`` imports no command.
+    """
     parser = CommandParser(prog=PROG, description=__doc__.splitlines()[0].replace("``", ""))
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=StrictArgumentParser)
-    for name, (help_text, add_arguments, _) in COMMANDS.items():
-        add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=SubcommandParser, action=Subcommands)
+    for name, command in COMMANDS.items():
+        subparser = subparsers.add_parser(name, help=command.help, description=command.help)
+        subparser.command = name
     return parser
 
 
-def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """Each subcommand's own parser, by name (its options are what a "did you mean" can suggest)."""
+def command_parser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    """The subcommand ``name``'s parser with all its arguments, or None for no such command."""
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            chosen = action.choices[name]
+            return chosen.complete_arguments() if isinstance(chosen, SubcommandParser) else chosen
+    return None
+
+
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand's parser, by name, with all its arguments (this imports every command's module)."""
+    return {name: chosen for name in COMMANDS if (chosen := command_parser(parser, name)) is not None}
 
 
 def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -101,11 +159,11 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     """
     words = list(sys.argv[1:] if argv is None else argv)
     args, extras = parser.parse_known_args(words)
+    chosen = command_parser(parser, getattr(args, "command", None)) or parser
     if extras:
-        chosen = command_parsers(parser).get(getattr(args, "command", None) or "", parser)
         misplaced_option(chosen, words, extras, args.command)
         raise TaskError(unused_arguments_message(chosen, extras))
-    check_single_values(command_parsers(parser).get(args.command, parser), args)
+    check_single_values(chosen, args)
     return args
 
 
@@ -157,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def run() -> None:
         args = parse_command_line(parser, argv)
         parsed["args"] = args
-        COMMANDS[args.command][2](args)
+        command = COMMANDS[args.command]
+        command.function(command.run)(args)
 
     def on_interrupt() -> str:
         args = parsed.get("args")

@@ -7,12 +7,11 @@ import logging
 import sys
 import time
 
-import transformers
-
 from tasks import TaskError
-from trainer_tasks.inference.classifier import BATCH_SIZE, BATCH_TOKENS, PRECISIONS, TextClassifier
-from trainer_tasks.inference.readers import check_input, read_texts
-from trainer_tasks.inference.writers import check_output, prediction_rows, write_predictions
+from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, PRECISIONS
+
+# The classifier, readers and writers import torch, transformers and pandas: imported in
+# `predict_file`, so that `trainer-tasks predict --help` starts in a fraction of a second.
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +44,10 @@ def predict_file(
     Everything that needs no model (options, input file, destination) is checked first: a mistake
     there fails in a second, before the model is loaded or any text is classified.
     """
+    from trainer_tasks.inference.classifier import TextClassifier
+    from trainer_tasks.inference.readers import check_input, read_texts
+    from trainer_tasks.inference.writers import check_output, prediction_rows, write_predictions
+
     check_options(batch_size, batch_tokens, max_length, precision)
     check_input(input_path)
     check_output(output, input_path)
@@ -101,6 +104,8 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> None:
+    import transformers
+
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
     predict_file(

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from transformers import (
-    AutoConfig,
-)
-from transformers.utils import logging as hf_logging
-
-from trainer_tasks.training.student import COMMAND_NAMES, save_student
-
 
 def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("teacher", help="Checkpoint folder of a BERT-family model (fine-tuned or base).")
@@ -26,6 +19,11 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_student(args: argparse.Namespace) -> None:
     """``trainer-tasks student TEACHER OUT``: write a half-depth copy of TEACHER to OUT."""
+    from transformers import AutoConfig
+    from transformers.utils import logging as hf_logging
+
+    from trainer_tasks.training.student import COMMAND_NAMES, save_student  # torch, transformers
+
     hf_logging.disable_progress_bar()  # a bar per weight file loaded would bury the one line that matters
     kept = save_student(args.teacher, args.output_dir, args.layers, COMMAND_NAMES)
     config = AutoConfig.from_pretrained(args.output_dir)

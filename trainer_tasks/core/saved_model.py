@@ -63,3 +63,17 @@ def thresholds_from_config(config: PretrainedConfig, label_names: Sequence[str])
 
 
 HARD_MAX_LENGTH = 512
+
+
+def load_classifier_files(name_or_path: str) -> tuple[PretrainedConfig, PreTrainedTokenizerBase]:
+    """The config and tokenizer of a saved classifier, checked (predict and export load models the same way)."""
+    from safetensors import SafetensorError
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError, SafetensorError) as error:
+        raise cannot_load(name_or_path, error) from None
+    check_classifier(name_or_path, config, tokenizer)
+    return config, tokenizer

@@ -23,29 +23,21 @@ from dataclasses import dataclass
 import numpy as np
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
+from transformers import PretrainedConfig, PreTrainedTokenizerBase
 
 from tasks import TaskError
 from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.saved_model import (
     HARD_MAX_LENGTH,
     cannot_load,
-    check_classifier,
+    load_classifier_files,
     thresholds_from_config,
 )
 from trainer_tasks.fast_path import mixed_precision
 from trainer_tasks.fast_path.prepare import prepare_for_inference
+from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, ONNX_FILE, PRECISIONS
 
 logger = logging.getLogger(__name__)
-
-ONNX_FILE = "model.onnx"
-# "fp32" is exact. "bf16" runs PyTorch under bf16 autocast with the head in fp32: 1.55x (toxic) to
-# 1.74x (news) faster on the 2-core AVX512-BF16 reference CPU (benchmarks/reference/), scores within about 1e-3 and the
-# same task metrics. "auto", the default, is bf16 where training's auto mode would pick bf16 (a CPU
-# with avx512_bf16/amx_bf16, a GPU with bf16) and fp32 elsewhere, where bf16 would be emulated.
-PRECISIONS = ("auto", "fp32", "bf16")
-BATCH_SIZE = 128
-BATCH_TOKENS = 2048
 
 
 @dataclass
@@ -200,12 +192,7 @@ class TextClassifier:
         """
         if precision not in PRECISIONS:
             raise TaskError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
-        try:
-            config = AutoConfig.from_pretrained(name_or_path)
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        except LOAD_ERRORS as error:
-            raise cannot_load(name_or_path, error) from None
-        check_classifier(name_or_path, config, tokenizer)
+        config, tokenizer = load_classifier_files(name_or_path)
         if os.path.isfile(os.path.join(name_or_path, ONNX_FILE)):
             if precision == "bf16":
                 raise TaskError(f"--precision {precision} applies to PyTorch models; {name_or_path} is ONNX (fp32)")

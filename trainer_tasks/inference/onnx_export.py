@@ -22,17 +22,16 @@ import warnings
 import numpy as np
 import torch
 import transformers
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
 from tasks import TaskError
 from trainer_tasks.core.files import write_json_atomic
-from trainer_tasks.core.saved_model import cannot_load, check_classifier
+from trainer_tasks.core.saved_model import cannot_load, load_classifier_files
 from trainer_tasks.inference.classifier import LOAD_ERRORS, ONNX_FILE, TextClassifier, model_max_length
+from trainer_tasks.inference.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
 
 EXPORT_RECORD = "onnx_export.json"
-DEFAULT_OPSET = 18
 MIN_OPSET = 1  # ONNX numbers opsets from 1; those too old for the model's operators are caught after export
-DEFAULT_TOLERANCE = 1e-4
 # Lengths from one token to past any model limit, so the check crosses padding and truncation.
 PARITY_TEXTS = (
     "ok",
@@ -135,12 +134,7 @@ def export_onnx(
     _require_onnx()
     if os.path.isfile(os.path.join(model_name_or_path, ONNX_FILE)):
         raise TaskError(f"{model_name_or_path} is already an ONNX export; pass the PyTorch model folder")
-    try:
-        config = AutoConfig.from_pretrained(model_name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
-    except LOAD_ERRORS as error:
-        raise cannot_load(model_name_or_path, error) from None
-    check_classifier(model_name_or_path, config, tokenizer)
+    config, tokenizer = load_classifier_files(model_name_or_path)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(model_name_or_path).eval()
     except LOAD_ERRORS as error:

@@ -14,11 +14,15 @@ them. Every way a run could silently differ from what the user wrote is an error
 
 Range checks of the values themselves live in the dataclasses' ``__post_init__``; an error raised
 there (ours or transformers') reaches the user as one line too.
+
+``--help`` shows the recipe first, then one group of options per dataclass, the project's before the
+Trainer's: the options a user of this project reaches for are not lost among the Trainer's hundred.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -30,13 +34,125 @@ from transformers import HfArgumentParser
 
 from tasks import TaskError
 from trainer_tasks.core.boundary import StrictArgumentParser, one_line, unused_arguments_message
+from trainer_tasks.training import help_cache
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 LIST_NARGS = ("+", "*")
 
+USAGE = """%(prog)s [RECIPE.yaml] [--option value ...]
+       %(prog)s --config RECIPE.yaml [--option value ...]"""
+DESCRIPTION = (
+    "Fine-tune a text classifier for one task (--task), then save the model, results.json and the model card "
+    "in --output_dir. Several processes or GPUs: run it with `accelerate launch train.py ...`.\n\n"
+    "The options come in groups, this project's first, then every Trainer option. A boolean takes --flag, "
+    "--flag true or --flag false (and --no_flag where it is true by default)."
+)
+RECIPE_HELP = (
+    "RECIPE.yaml, first on the command line or as --config RECIPE.yaml: a YAML or JSON file (.yaml, .yml, "
+    ".json) whose keys are option names below without the leading --, with their values (a list where an "
+    "option takes several). Options on the command line override the recipe's; a key that is no option is "
+    "an error."
+)
+EXAMPLES = """examples:
+  python train.py --task news --data_files news.csv --model_name_or_path MODEL --output_dir outputs/news
+  accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/news_minilm_cpu.yaml --seed 7"""
+TRAINER_GROUP = "Trainer options"
+TRAINER_HELP = (
+    "Every other option of transformers' TrainingArguments, with the Trainer's own defaults: "
+    "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.TrainingArguments"
+)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help (as ``HfArgumentParser`` shows them); texts wrapped paragraph by
+    paragraph, and indented lines (examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if any(line.startswith("  ") for line in paragraph.splitlines()):
+                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
+            else:
+                paragraphs.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(paragraphs)
+
 
 class TrainArgumentParser(HfArgumentParser, StrictArgumentParser):
-    """``HfArgumentParser`` with the strict parser's manners: no abbreviations, mistakes as ``TaskError``."""
+    """``HfArgumentParser`` with the strict parser's manners (no abbreviations, mistakes as ``TaskError``) and a
+    help grouped for people: the recipe, then one group per dataclass in the order given, a ``TrainingArguments``
+    subclass's own fields (the project's defaults and additions) and then the Trainer's options last.
+
+    Groups only change what ``--help`` shows: every option is parsed exactly as ``HfArgumentParser`` parses it.
+    """
+
+    def __init__(self, dataclass_types: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("usage", USAGE)
+        kwargs.setdefault("description", DESCRIPTION)
+        kwargs.setdefault("epilog", EXAMPLES)
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        self.trainer_groups: list[argparse._ArgumentGroup] = []
+        super().__init__(dataclass_types, **kwargs)
+        recipe = self.add_argument_group("recipe", RECIPE_HELP)
+        project = [group for group in self._action_groups if group not in (self._positionals, self._optionals)]
+        project = [group for group in project if group is not recipe and group not in self.trainer_groups]
+        self._action_groups[:] = [self._positionals, recipe, self._optionals, *project, *self.trainer_groups]
+
+    def _add_dataclass_arguments(self, dtype: Any) -> None:
+        """``HfArgumentParser``'s own, then its new options moved from the default group into this dataclass's."""
+        first = len(self._actions)
+        super()._add_dataclass_arguments(dtype)
+        added = [action for action in self._actions[first:] if action in self._optionals._group_actions]
+        own = trainer_subclass_fields(dtype)
+        if own is None:
+            self._move(added, self.add_argument_group(group_title(dtype), group_description(dtype)))
+            return
+        ours = [action for action in added if action.dest in own]
+        if ours:
+            self.trainer_groups.append(self.add_argument_group("training options", group_description(dtype)))
+            self._move(ours, self.trainer_groups[-1])
+        self.trainer_groups.append(self.add_argument_group(TRAINER_GROUP, TRAINER_HELP))
+        self._move([action for action in added if action.dest not in own], self.trainer_groups[-1])
+
+    def _move(self, actions: list[argparse.Action], group: argparse._ArgumentGroup) -> None:
+        """Show ``actions`` under ``group`` rather than "options" (the parser's own list of actions is unchanged)."""
+        for action in actions:
+            self._optionals._group_actions.remove(action)
+            group._group_actions.append(action)
+
+    def print_help(self, file: Any = None) -> None:
+        text = self.format_help()
+        self._print_message(text, sys.stdout if file is None else file)
+        if file is None:
+            help_cache.keep_help(text)  # a bare `train.py --help` keeps its text for the next one
+
+
+def trainer_subclass_fields(dtype: Any) -> set[str] | None:
+    """For a ``TrainingArguments`` subclass, the fields its own classes declare (new or with another default);
+    None for any other dataclass. transformers is not imported here: without it loaded there is no subclass."""
+    base = getattr(sys.modules.get("transformers.training_args"), "TrainingArguments", None)
+    if base is None or not (isinstance(dtype, type) and issubclass(dtype, base)):
+        return None
+    own: set[str] = set()
+    for cls in dtype.__mro__:
+        if cls is base:
+            break
+        own |= set(vars(cls).get("__annotations__", {}))
+    return own
+
+
+def group_title(dtype: Any) -> str:
+    """``ModelArguments`` -> "model options", ``ThresholdArguments`` -> "threshold options"."""
+    name = dtype.__name__.removesuffix("Arguments") or dtype.__name__
+    words = "".join(f" {char.lower()}" if char.isupper() else char for char in name).split()
+    return f"{' '.join(words)} options"
+
+
+def group_description(dtype: Any) -> str | None:
+    """The first paragraph of the dataclass's docstring (none for the signature ``dataclass`` writes)."""
+    doc = inspect.cleandoc(vars(dtype).get("__doc__") or "")
+    if not doc or doc.startswith(f"{dtype.__name__}("):
+        return None
+    return " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "")
 
 
 def load_recipe(path: str) -> dict[str, Any]:

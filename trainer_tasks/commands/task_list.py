@@ -1,0 +1,20 @@
+"""``trainer-tasks tasks [--verbose]``: the tasks ``train.py --task`` accepts."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_tasks_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true", help="Also print labels and problem type.")
+
+
+def run_tasks(args: argparse.Namespace) -> None:
+    """List the tasks ``--task`` accepts."""
+    from tasks import available_tasks, get_task
+
+    for name in available_tasks():
+        task = get_task(name)
+        print(f"{name}: {task.description}")
+        if args.verbose:
+            print(f"    {task.problem_type}; labels: {', '.join(task.labels)}")
