@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Predictions:
+class TextPredictions:
     """Per input row: scores (NaN for empty texts), predicted label names and the two flags."""
 
     scores: np.ndarray
@@ -249,7 +249,7 @@ class TextClassifier:
         batch_size: int = BATCH_SIZE,
         batch_tokens: int = BATCH_TOKENS,
         progress: bool = False,
-    ) -> Predictions:
+    ) -> TextPredictions:
         """Scores and labels for every text; empty texts get NaN scores and no labels."""
         if batch_size < 1:
             raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
@@ -273,4 +273,4 @@ class TextClassifier:
                 )
             else:
                 labels.append([self.labels[int(np.argmax(row_scores))]])
-        return Predictions(scores=scores, labels=labels, empty=empty, truncated=truncated)
+        return TextPredictions(scores=scores, labels=labels, empty=empty, truncated=truncated)

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from tasks import TaskError
-from trainer_tasks.inference.classifier import Predictions
+from trainer_tasks.inference.classifier import TextPredictions
 from trainer_tasks.inference.readers import CSV_SEPARATORS, JSONL_SUFFIXES
 
 LABEL_SEPARATOR = "|"
 
 
-def prediction_rows(texts: Sequence[str], predictions: Predictions, label_names: Sequence[str]) -> list[dict]:
+def prediction_rows(texts: Sequence[str], predictions: TextPredictions, label_names: Sequence[str]) -> list[dict]:
     """One JSON-ready record per input row, numbered from 1 in input order."""
     rows = []
     for index, text in enumerate(texts):
