@@ -29,10 +29,10 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from tasks import Task
 from trainer_tasks.core.files import write_text_atomic
+from trainer_tasks.core.output_files import CARD_FILE
 from trainer_tasks.record.results import epoch_table, markdown_table, redacted_command, test_table
 from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
 
-CARD_FILE = "README.md"
 TEMPLATE = resources.files("model_cards") / "text_classification.md"  # package data: in the wheel too
 NOT_METRICS = ("runtime", "samples_per_second", "steps_per_second", "epoch")
 HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")

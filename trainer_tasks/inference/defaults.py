@@ -6,7 +6,8 @@ transformers; ``classifier`` and ``onnx_export`` use (and re-export) the same va
 
 from __future__ import annotations
 
-ONNX_FILE = "model.onnx"
+from trainer_tasks.core.output_files import ONNX_FILE  # noqa: F401 (re-exported)
+
 # "fp32" is exact. "bf16" runs PyTorch under bf16 autocast with the head in fp32: 1.55x (toxic) to
 # 1.74x (news) faster on the 2-core AVX512-BF16 reference CPU (benchmarks/reference/), scores within about 1e-3 and the
 # same task metrics. "auto", the default, is bf16 where training's auto mode would pick bf16 (a CPU

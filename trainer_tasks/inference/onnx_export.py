@@ -26,11 +26,11 @@ from transformers import AutoModelForSequenceClassification
 
 from tasks import TaskError
 from trainer_tasks.core.files import write_json_atomic
+from trainer_tasks.core.output_files import EXPORT_RECORD
 from trainer_tasks.core.saved_model import cannot_load, load_classifier_files
 from trainer_tasks.inference.classifier import LOAD_ERRORS, ONNX_FILE, TextClassifier, model_max_length
 from trainer_tasks.inference.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
 
-EXPORT_RECORD = "onnx_export.json"
 MIN_OPSET = 1  # ONNX numbers opsets from 1; those too old for the model's operators are caught after export
 # Lengths from one token to past any model limit, so the check crosses padding and truncation.
 PARITY_TEXTS = (

@@ -17,11 +17,9 @@ from typing import Any
 import torch
 
 from trainer_tasks.core.files import write_json_atomic, write_text_atomic
+from trainer_tasks.core.output_files import RESULTS_FILE, TABLE_FILE
 from trainer_tasks.core.secrets import SECRET_FLAGS, redacted_command, secret_values  # noqa: F401 (re-exported)
 from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
-
-RESULTS_FILE = "results.json"
-TABLE_FILE = "results.md"
 
 
 def hardware() -> dict[str, Any]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks import TaskError
+from trainer_tasks.core.output_files import STATE_FILE
 from trainer_tasks.record.results import RESULTS_FILE
 from trainer_tasks.record.run_record import RunRecord
 
-STATE_FILE = "trainer_state.json"
 FINISHED_RUN_ADVICE = (
     "the run may not have finished (or the file was cut short): train it again, or pass the folder of a finished run"
 )

@@ -29,6 +29,7 @@ import numpy as np
 
 from tasks import TaskError
 from trainer_tasks.core.files import write_json_atomic, write_text_atomic
+from trainer_tasks.core.output_files import REPORT_FILE, SUMMARY_FILE
 from trainer_tasks.record.results import RESULTS_FILE, epoch_table, markdown_table
 from trainer_tasks.record.run_files import (
     FINISHED_RUN_ADVICE,
@@ -42,8 +43,6 @@ from trainer_tasks.reports import plots as report_plots
 from trainer_tasks.training.distillation import DISTILLATION_FILE
 from trainer_tasks.training.split_predictions import PREDICTIONS_FILE, Predictions, load_predictions
 
-REPORT_FILE = "report.md"
-SUMMARY_FILE = "summary.json"
 # Shown beside the primary metric when a run has them (single-label, then multi-label keys).
 KEY_METRICS = ("accuracy", "jaccard_samples", "f1_micro", "f1_macro", "hamming_accuracy", "roc_auc_macro")
 

@@ -23,12 +23,12 @@ from transformers import TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from tasks import TaskError
+from trainer_tasks.core.output_files import STATE_FILE
 from trainer_tasks.core.safe_weights import PICKLE_FILES, SAFE_FILES
 
 logger = logging.getLogger(__name__)
 
 AUTO = "auto"
-STATE_FILE = "trainer_state.json"
 WEIGHT_FILES = SAFE_FILES + PICKLE_FILES
 CHECKPOINT_NAME = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 

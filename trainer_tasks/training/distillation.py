@@ -37,11 +37,11 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrai
 from tasks import TaskError
 from trainer_tasks.core.boundary import first_line
 from trainer_tasks.core.files import write_json_atomic
+from trainer_tasks.core.output_files import DISTILLATION_FILE
 from trainer_tasks.training.trainer import TaskTrainer
 
 logger = logging.getLogger(__name__)
 
-DISTILLATION_FILE = "distillation.json"
 COSINE_LAYERS = ("last", "all")
 
 

@@ -30,10 +30,10 @@ from typing import Any
 
 from tasks import Task, TaskError
 from trainer_tasks.core.files import write_json_atomic
+from trainer_tasks.core.output_files import IDENTITY_FILE
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_FILE = "_trainer_tasks_run.json"
 OWN_FILES = (IDENTITY_FILE,)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from transformers import Trainer
 
-PREDICTIONS_FILE = "predictions_test.npz"
+from trainer_tasks.core.output_files import PREDICTIONS_FILE
 
 
 @dataclass(frozen=True)
