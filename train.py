@@ -23,6 +23,7 @@ from transformers import set_seed
 
 from tasks import TaskError, get_task
 from trainer_tasks.core.boundary import run_entry_point
+from trainer_tasks.core.saved_model import model_token_limit
 from trainer_tasks.core.secrets import check_no_secrets, install_log_redaction, secret_values
 from trainer_tasks.fast_path.mixed_precision import precision_warnings
 from trainer_tasks.fast_path.prepare import prepare_for_training
@@ -46,7 +47,6 @@ from trainer_tasks.training.preprocessing import (
     limit_samples,
     make_collator,
     max_length,
-    model_position_limit,
     tokenize_splits,
 )
 from trainer_tasks.training.split_predictions import evaluate_test
@@ -101,9 +101,9 @@ def run(
         )
     check_label_coverage(raw, task, warnings)
     tokenizer, model = load_tokenizer_and_model(model_args, task, distillation_args)
-    check_sequence_length(tokenizer, data_args.max_seq_length, model_position_limit(tokenizer, model))
-    splits = tokenize_splits(raw, tokenizer, data_args)
-    check_truncation(splits["train"]["length"], max_length(tokenizer, data_args), warnings)
+    check_sequence_length(tokenizer, data_args.max_seq_length, model_token_limit(tokenizer, model.config))
+    splits = tokenize_splits(raw, tokenizer, data_args, model.config)
+    check_truncation(splits["train"]["length"], max_length(tokenizer, data_args, model.config), warnings)
 
     fast_path = prepare_for_training(model, training_args, keep_every_position=distillation_args.reads_every_position)
     epoch_table = EpochTableCallback(task.primary_metric)

@@ -77,3 +77,18 @@ def load_classifier_files(name_or_path: str) -> tuple[PretrainedConfig, PreTrain
         raise cannot_load(name_or_path, error) from None
     check_classifier(name_or_path, config, tokenizer)
     return config, tokenizer
+
+
+def model_token_limit(tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig | None = None) -> int | None:
+    """The most tokens the model can read: its tokenizer's limit and its position table's, whichever is less.
+
+    Training (``--max_seq_length``) and prediction (``--max_length``) both cap by this one reading;
+    by default both then use at most ``HARD_MAX_LENGTH``.
+    """
+    limits = []
+    if tokenizer.model_max_length < 100_000:  # "no limit" is stored as a huge integer
+        limits.append(int(tokenizer.model_max_length))
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    return min(limits) if limits else None

@@ -31,6 +31,7 @@ from trainer_tasks.core.saved_model import (
     HARD_MAX_LENGTH,
     cannot_load,
     load_classifier_files,
+    model_token_limit,
     thresholds_from_config,
 )
 from trainer_tasks.fast_path import mixed_precision
@@ -57,12 +58,7 @@ LOAD_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, SafetensorError
 
 def model_max_length(tokenizer: PreTrainedTokenizerBase, config: PretrainedConfig, requested: int | None) -> int:
     """The most tokens the model takes: its tokenizer's and position table's limit, at most 512."""
-    limits = [HARD_MAX_LENGTH]
-    if tokenizer.model_max_length < 100_000:  # "no limit" is stored as a huge integer
-        limits.append(tokenizer.model_max_length)
-    if getattr(config, "max_position_embeddings", None):
-        limits.append(config.max_position_embeddings)
-    limit = min(limits)
+    limit = min(HARD_MAX_LENGTH, model_token_limit(tokenizer, config) or HARD_MAX_LENGTH)
     if requested is not None:
         if not 2 < requested <= limit:
             raise TaskError(f"--max_length must be between 3 and the model's limit {limit}, got {requested}")

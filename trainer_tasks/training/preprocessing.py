@@ -12,24 +12,16 @@ import logging
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, default_data_collator
 
-from trainer_tasks.core.saved_model import HARD_MAX_LENGTH
+from trainer_tasks.core.saved_model import HARD_MAX_LENGTH, model_token_limit
 from trainer_tasks.training.arguments import DataArguments
 
 logger = logging.getLogger(__name__)
 
 
-def max_length(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> int:
-    """``--max_seq_length`` when given, else the model's own limit capped at 512 tokens."""
-    model_limit = tokenizer.model_max_length if tokenizer.model_max_length < 100_000 else HARD_MAX_LENGTH
-    return min(data_args.max_seq_length or HARD_MAX_LENGTH, model_limit)
-
-
-def model_position_limit(tokenizer: PreTrainedTokenizerBase, model) -> int | None:
-    """How many tokens the model can read: the tokenizer's limit when it knows one, else the position table's."""
-    if tokenizer.model_max_length < 100_000:
-        return int(tokenizer.model_max_length)
-    positions = getattr(model.config, "max_position_embeddings", None)
-    return int(positions) if isinstance(positions, int) else None
+def max_length(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments, config=None) -> int:
+    """``--max_seq_length`` when given (checked against the model's limit before), else that limit, at most 512."""
+    limit = model_token_limit(tokenizer, config) or HARD_MAX_LENGTH
+    return min(data_args.max_seq_length or HARD_MAX_LENGTH, limit)
 
 
 def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
@@ -50,9 +42,11 @@ def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
     return limited
 
 
-def tokenize_splits(raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments) -> DatasetDict:
+def tokenize_splits(
+    raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments, config=None
+) -> DatasetDict:
     """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; ``text`` is dropped."""
-    length = max_length(tokenizer, data_args)
+    length = max_length(tokenizer, data_args, config)
     padding = "max_length" if data_args.pad_to_max_length else False
 
     def tokenize(batch: dict) -> dict:
