@@ -397,8 +397,8 @@ def test_sigterm_during_predict_is_one_line_and_leaves_no_partial_output(workspa
     try:
         process.stdin.write("a first text\n")
         process.stdin.flush()
-        for line in process.stderr:  # the model is loaded (it logs the precision) and stdin is being read
-            if "precision fp32" in line:
+        for line in process.stderr:  # the model is loaded (its last log line is the fast path) and stdin is read
+            if "fast path:" in line:
                 break
         process.send_signal(signal.SIGTERM)
         rest = process.stderr.read()
