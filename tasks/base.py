@@ -27,12 +27,77 @@ class TaskError(ValueError):
     """
 
 
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of a user's own data hold the text and the labels: the options of the generic
+    ``text`` task. Built-in tasks know their columns and refuse these options (``Task.reads_columns``).
+
+    Attributes:
+        text: the text column, or two columns for sentence pairs (given to the tokenizer as
+            ``text, text_pair``).
+        label: the single-label column (names or integer ids), or, with ``label_separator`` or
+            list values, the one multi-label column; ``None``: ``label`` unless ``label_columns``.
+        label_columns: multi-label as one 0/1 column per label, named by the columns.
+        labels: the label names, fixed by the user (integer ids in the data index them).
+        labels_file: a file naming the labels, one a line (as ``labels``).
+        label_separator: multi-label as one column of separated names or ids (``a,b``).
+        problem_type: the head, when the options alone do not decide it.
+        column_names: the columns of a headerless CSV/TSV file, in order.
+        file_format: csv, tsv, jsonl or parquet, for files whose name does not tell.
+    """
+
+    text: tuple[str, ...] = ("text",)
+    label: str | None = None
+    label_columns: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    labels_file: str | None = None
+    label_separator: str | None = None
+    problem_type: str | None = None
+    column_names: tuple[str, ...] = ()
+    file_format: str | None = None
+
+    def given(self) -> list[str]:
+        """The options set to anything but their default, as ``--flag`` (for "this task does not read them")."""
+        default = Columns()
+        return [f"--{flag}" for flag, name in COLUMN_FLAGS.items() if getattr(self, name) != getattr(default, name)]
+
+
+# train.py option -> the Columns field it sets.
+COLUMN_FLAGS = {
+    "text_column": "text",
+    "label_column": "label",
+    "label_columns": "label_columns",
+    "labels": "labels",
+    "labels_file": "labels_file",
+    "label_separator": "label_separator",
+    "problem_type": "problem_type",
+    "column_names": "column_names",
+    "file_format": "file_format",
+}
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """What a dataset builder needs to know, filled by the engine from the data arguments.
 
-    Builders read local files (``data_files``) or a Hub dataset (``dataset_name``), clean them,
-    and split them with ``seed`` so that every process of a distributed run builds the same splits.
+    Builders read local files or a Hub (or ``save_to_disk``) dataset, clean them, and split them
+    with ``seed`` so that every process of a distributed run builds the same splits. Splits the
+    user gives are kept as given (``train_file``/``validation_file``/``test_file``, or a dataset's
+    ``train_split``/...); only the missing ones are carved from the training rows.
+
+    Attributes:
+        data_files: files pooled into the training rows (the same as ``train_file``).
+        train_file / validation_file / test_file: one file per split, used as given.
+        dataset_name: a Hub dataset id, or a folder written by ``save_to_disk``.
+        dataset_config_name / dataset_revision: the Hub dataset's configuration and revision.
+        train_split / validation_split / test_split: which of the dataset's splits is which
+            (default: ``train``; ``validation``, ``valid`` or ``dev``; ``test``).
+        split: how missing splits are carved (``random``, or one the task declares).
+        group_column: rows sharing this column's value stay on one side of a carved split.
+        columns: the generic task's column options.
     """
 
     data_files: tuple[str, ...] = ()
@@ -43,6 +108,25 @@ class DataConfig:
     validation_size: float = 0.1
     max_text_chars: int | None = None
     cache_dir: str | None = None
+    train_file: str | None = None
+    validation_file: str | None = None
+    test_file: str | None = None
+    dataset_config_name: str | None = None
+    dataset_revision: str | None = None
+    train_split: str | None = None
+    validation_split: str | None = None
+    test_split: str | None = None
+    group_column: str | None = None
+    columns: Columns = field(default_factory=Columns)
+
+    def split_files(self) -> dict[str, tuple[str, ...]]:
+        """The files of each given split: ``data_files`` and ``train_file`` are both training rows."""
+        files = {
+            "train": (*self.data_files, *([self.train_file] if self.train_file else [])),
+            "validation": (self.validation_file,) if self.validation_file else (),
+            "test": (self.test_file,) if self.test_file else (),
+        }
+        return {name: paths for name, paths in files.items() if paths}
 
 
 @dataclass(frozen=True)
@@ -64,6 +148,10 @@ class Task:
         dataset_id: the Hub dataset id of the source data, when one exists.
         language: ISO code(s) of the text, for the card metadata.
         limitations: known failure modes of models trained on this data, for the card.
+        configure: for a task whose labels come from the data (the generic ``text`` task): reads
+            the data and returns the task with its labels, head and metrics set; that task's
+            ``build_dataset`` then returns the splits already read. ``None`` for fixed labels.
+        reads_columns: whether the task reads ``DataConfig.columns`` (else they are refused).
     """
 
     name: str
@@ -79,14 +167,34 @@ class Task:
     dataset_id: str | None = None
     language: str = "en"
     limitations: Sequence[str] = ()
+    configure: Callable[[DataConfig], Task] | None = None
+    reads_columns: bool = False
 
     def __post_init__(self) -> None:
         if self.problem_type not in PROBLEM_TYPES:
             raise TaskError(f"task {self.name!r}: problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
-        if len(set(self.labels)) != len(self.labels) or not self.labels:
+        if self.configure is not None and not self.labels:
+            pass  # labels come from the data
+        elif len(set(self.labels)) != len(self.labels) or not self.labels:
             raise TaskError(f"task {self.name!r}: labels must be unique and non-empty, got {self.labels}")
         if "random" not in self.splits:
             raise TaskError(f"task {self.name!r}: every task supports the 'random' split")
+
+    @property
+    def labels_from_data(self) -> bool:
+        """Whether the labels are known only once the data is read (``configure``)."""
+        return self.configure is not None
+
+    def for_data(self, config: DataConfig) -> Task:
+        """The task as this data defines it: itself when its labels are fixed, else ``configure``'s task."""
+        if self.configure is None:
+            if not self.reads_columns and config.columns.given():
+                raise TaskError(
+                    f"task {self.name!r} reads its own columns; {', '.join(config.columns.given())} "
+                    "is for your own data (--task text)"
+                )
+            return self
+        return self.configure(config)
 
     @property
     def is_multi_label(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 from tasks import DataConfig, TaskError
+from tasks.base import Columns
 from trainer_tasks.core.secrets import redacted_state
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,87 @@ class DataArguments:
     )
     data_files: list[str] | None = field(
         default=None,
-        metadata={"help": "One or more local CSV/TSV files (plain or .gz); the task pools and splits them."},
+        metadata={
+            "help": "One or more local files (CSV, TSV, JSON Lines, Parquet; plain or .gz): the training rows, "
+            "pooled; the validation and test splits are carved from them unless given below."
+        },
+    )
+    train_file: str | None = field(default=None, metadata={"help": "The training split, one file (as --data_files)."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "The validation split, used as given (else carved from the training rows)."}
+    )
+    test_file: str | None = field(
+        default=None, metadata={"help": "The test split, used as given (else carved from the training rows)."}
     )
     dataset_name: str | None = field(
-        default=None, metadata={"help": "Hub dataset id, used when no --data_files are given."}
+        default=None,
+        metadata={"help": "Hub dataset id, or a folder written by datasets' save_to_disk (instead of files)."},
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "The Hub dataset's configuration."})
+    dataset_revision: str | None = field(default=None, metadata={"help": "Branch, tag or commit of the Hub dataset."})
+    train_split: str | None = field(default=None, metadata={"help": "The dataset's training split (default: train)."})
+    validation_split: str | None = field(
+        default=None,
+        metadata={"help": "The dataset's validation split (default: validation, valid or dev; else carved)."},
+    )
+    test_split: str | None = field(
+        default=None, metadata={"help": "The dataset's test split (default: test; else carved from train)."}
+    )
+    text_column: list[str] = field(
+        default_factory=lambda: ["text"],
+        metadata={"help": "--task text: the text column, or two columns for sentence pairs (default: text)."},
+    )
+    label_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "--task text: the label column (default: label): names or integer ids; for multi-label, a "
+            "list (JSON Lines, Parquet) or separated names (--label_separator)."
+        },
+    )
+    label_columns: list[str] | None = field(
+        default=None, metadata={"help": "--task text, multi-label: one 0/1 column per label, named by the columns."}
+    )
+    labels: list[str] | None = field(
+        default=None,
+        metadata={"help": "--task text: the label names in id order (default: the names found in the data, sorted)."},
+    )
+    labels_file: str | None = field(
+        default=None, metadata={"help": "--task text: a file naming the labels, one a line, in id order."}
+    )
+    label_separator: str | None = field(
+        default=None, metadata={"help": "--task text, multi-label: the separator inside the label column (e.g. ,)."}
+    )
+    problem_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "--task text: the head, when the options alone do not decide it.",
+            "choices": ["single_label_classification", "multi_label_classification"],
+        },
+    )
+    column_names: list[str] | None = field(
+        default=None, metadata={"help": "The columns of headerless CSV/TSV files, in order."}
+    )
+    file_format: str | None = field(
+        default=None,
+        metadata={
+            "help": "csv, tsv, jsonl or parquet, for files whose name does not say (.csv, .tsv, .jsonl, .parquet, "
+            "each optionally .gz).",
+            "choices": ["csv", "tsv", "jsonl", "parquet"],
+        },
+    )
+    group_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "Keep rows sharing this column's value (a user, a thread, a story) on one side of the carved "
+            "splits, so that none leaks from train into validation or test."
+        },
+    )
+    drop_test_duplicates: bool = field(
+        default=False,
+        metadata={
+            "help": "Remove validation and test rows whose text (whitespace and case aside) is also a training "
+            "text. Off: they are counted and reported, not removed."
+        },
     )
     split: str = field(
         default="random",
@@ -114,9 +192,21 @@ class DataArguments:
                 raise TaskError(f"--{name} must be a positive number, got {value}")
         if self.split_seed is not None and not 0 <= self.split_seed < 2**32:
             raise TaskError(f"--split_seed must be between 0 and 2**32 - 1, got {self.split_seed}")
-        if self.data_files and self.dataset_name:
+        file_options = ("data_files", "train_file", "validation_file", "test_file")
+        files = [f"--{name}" for name in file_options if getattr(self, name)]
+        if files and self.dataset_name:
             raise TaskError(
-                f"both --data_files and --dataset_name {self.dataset_name!r} given; pass one source of data"
+                f"both {', '.join(files)} and --dataset_name {self.dataset_name!r} given; pass one source of data"
+            )
+        if self.data_files and self.train_file:
+            raise TaskError("both --data_files and --train_file name the training rows; pass them all with one of them")
+        splits = [f"--{name}" for name in ("train_split", "validation_split", "test_split") if getattr(self, name)]
+        if splits and not self.dataset_name:
+            raise TaskError(f"{', '.join(splits)} name splits of a dataset: pass --dataset_name too (or use --*_file)")
+        if not 1 <= len(self.text_column) <= 2:
+            raise TaskError(
+                f"--text_column takes one column, or two for sentence pairs; got {len(self.text_column)}: "
+                f"{self.text_column}"
             )
         if self.pad_to_max_length and self.max_seq_length is None:
             raise TaskError("--pad_to_max_length needs --max_seq_length (the thesis used the longest input)")
@@ -131,6 +221,26 @@ class DataArguments:
             validation_size=self.validation_size,
             max_text_chars=self.max_text_chars,
             cache_dir=cache_dir,
+            train_file=self.train_file,
+            validation_file=self.validation_file,
+            test_file=self.test_file,
+            dataset_config_name=self.dataset_config_name,
+            dataset_revision=self.dataset_revision,
+            train_split=self.train_split,
+            validation_split=self.validation_split,
+            test_split=self.test_split,
+            group_column=self.group_column,
+            columns=Columns(
+                text=tuple(self.text_column),
+                label=self.label_column,
+                label_columns=tuple(self.label_columns or ()),
+                labels=tuple(self.labels or ()),
+                labels_file=self.labels_file,
+                label_separator=self.label_separator,
+                problem_type=self.problem_type,
+                column_names=tuple(self.column_names or ()),
+                file_format=self.file_format,
+            ),
         )
 
 
