@@ -21,20 +21,17 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from tasks.base import DataConfig, TaskError
 
-if TYPE_CHECKING:  # datasets and scikit-learn are imported where they are used: `trainer-tasks tasks` needs neither
-    from datasets import DatasetDict
-
 logger = logging.getLogger(__name__)
 
 SOURCE_COLUMN = "__source__"
 ROW_COLUMN = "__row__"
+SPLIT_COLUMN = "__split__"  # the split a row was given for (tasks.splits)
 # What spreadsheets, pandas and R write for a missing value: as a text, it is a hole, not a headline.
 MISSING_TEXT_MARKERS = frozenset(
     {"nan", "NaN", "NAN", "-nan", "None", "none", "null", "NULL", "NA", "N/A", "n/a", "#N/A", "<NA>"}
@@ -317,18 +314,21 @@ def _blank_rows(frame: pd.DataFrame, width: int) -> np.ndarray:
 
 
 def where(frame: pd.DataFrame, mask: pd.Series | np.ndarray, limit: int = 3) -> str:
-    """``file line N`` (``dataset[split] row N`` for Hub data) for the first rows selected by ``mask``."""
+    """``file line N`` for the first rows selected by ``mask``; ``file row N`` for Parquet files, save_to_disk
+    folders and Hub data (``dataset[split] row N``), which have no lines an editor shows."""
+    from tasks.readers import place_word  # readers imports this module
+
     rows = frame.loc[np.asarray(mask)].head(limit)
+    words = {source: place_word(source) for source in pd.unique(rows[SOURCE_COLUMN])}
     places = [
-        f"{source} {'line' if os.path.isfile(str(source)) else 'row'} {row}"
-        for source, row in zip(rows[SOURCE_COLUMN], rows[ROW_COLUMN], strict=True)
+        f"{source} {words[source]} {row}" for source, row in zip(rows[SOURCE_COLUMN], rows[ROW_COLUMN], strict=True)
     ]
     more = int(np.asarray(mask).sum()) - len(places)
     return ", ".join(places) + (f" (and {more} more)" if more > 0 else "")
 
 
 def data_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in (SOURCE_COLUMN, ROW_COLUMN)]
+    return [c for c in frame.columns if c not in (SOURCE_COLUMN, ROW_COLUMN, SPLIT_COLUMN)]
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: str, layout: str, sep: str = ",") -> None:
@@ -406,7 +406,8 @@ def select_columns(
     if missing:
         raise TaskError(missing_columns_message(path, missing, data_columns(frame), needs, sep))
     chosen = {column: name for name, column in spelled.items() if column is not None}
-    return frame[[*chosen, SOURCE_COLUMN, ROW_COLUMN]].rename(columns=chosen)
+    kept = [column for column in (SOURCE_COLUMN, ROW_COLUMN, SPLIT_COLUMN) if column in frame.columns]
+    return frame[[*chosen, *kept]].rename(columns=chosen)
 
 
 def check_texts(frame: pd.DataFrame, column: str = "text", shown_as: str | None = None) -> None:
@@ -589,140 +590,20 @@ def long_texts_note(before: int, after: int, max_chars: int | None) -> str:
 
 
 def load_hub_dataset(name: str, config: DataConfig) -> pd.DataFrame:
-    """A Hub dataset's splits pooled into one frame; the builder re-splits it the thesis way."""
-    from datasets import load_dataset
+    """A Hub dataset's (or save_to_disk folder's) splits pooled into one frame; the builder re-splits it the
+    thesis way. Every value becomes a string, as the built-in tasks read text columns (ClassLabel values
+    become their names; a missing value, such as "no label", stays missing)."""
+    from tasks.readers import read_dataset  # readers imports this module
 
-    try:
-        dataset = load_dataset(name, cache_dir=config.cache_dir)
-    except Exception as error:  # the datasets library raises many types for "cannot reach the Hub"
-        raise TaskError(
-            f"cannot load Hub dataset {name!r} ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
-            "Offline? Pass local files with --data_files instead."
-        ) from None
-    frames = []
-    for split_name, split in dataset.items():
-        frame = split.to_pandas().astype({c: str for c in split.column_names})
-        frame[SOURCE_COLUMN] = f"{name}[{split_name}]"
-        frame[ROW_COLUMN] = np.arange(len(frame))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    splits = read_dataset(
+        name, config_name=config.dataset_config_name, revision=config.dataset_revision, cache_dir=config.cache_dir
+    )
+    frames = [frame.astype({column: str for column in data_columns(frame)}) for frame in splits.frames.values()]
+    return pool(frames)
 
 
 def pool(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-
-
-def split_frame(
-    frame: pd.DataFrame,
-    config: DataConfig,
-    *,
-    stratify: np.ndarray | None = None,
-    groups: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Row indices of train/validation/test: ``test_size`` of all rows for test, then
-    ``validation_size`` of the rest for validation (the thesis's 80/20 then 10%).
-
-    With ``groups`` every group lands on one side only (the story-grouped split); otherwise a
-    seeded random split, stratified when ``stratify`` is given.
-    """
-    from sklearn.model_selection import train_test_split
-
-    indices = np.arange(len(frame))
-    if len(indices) < MIN_ROWS:
-        raise TaskError(
-            f"{sources(frame)}: only {len(indices)} rows are left after reading and cleaning (the log counts what "
-            f"was dropped); splitting into train/validation/test needs at least {MIN_ROWS}: provide more rows"
-        )
-    try:
-        if groups is not None:
-            return _group_split(indices, groups, config, sources(frame))
-        try:
-            rest, test = train_test_split(
-                indices, test_size=config.test_size, random_state=config.seed, stratify=stratify
-            )
-            rest_strata = stratify[rest] if stratify is not None else None
-            train, validation = train_test_split(
-                rest, test_size=config.validation_size, random_state=config.seed, stratify=rest_strata
-            )
-        except ValueError:
-            if stratify is None:
-                raise
-            # Stratification needs 2+ rows per class in each part; tiny or very skewed data falls back.
-            logger.warning("too few rows per class to stratify the split; splitting at random instead")
-            return split_frame(frame, config)
-    except ValueError as error:  # scikit-learn: a part would be empty
-        raise TaskError(
-            f"{sources(frame)}: cannot split {len(indices)} rows with --test_size {config.test_size} and "
-            f"--validation_size {config.validation_size} ({error}); provide more rows or change those sizes"
-        ) from None
-    # train_test_split returns shuffled rows, so --max_*_samples takes a random sample of each split.
-    return {"train": train, "validation": validation, "test": test}
-
-
-def _group_split(indices: np.ndarray, groups: np.ndarray, config: DataConfig, origin: str) -> dict[str, np.ndarray]:
-    from sklearn.model_selection import GroupShuffleSplit
-
-    if len(np.unique(groups)) < 3:
-        raise TaskError(
-            f"{origin}: a grouped split needs at least 3 distinct groups, found {len(np.unique(groups))}; "
-            "use --split random or provide more groups"
-        )
-    outer = GroupShuffleSplit(n_splits=1, test_size=config.test_size, random_state=config.seed)
-    rest, test = next(outer.split(indices, groups=groups))
-    inner = GroupShuffleSplit(n_splits=1, test_size=config.validation_size, random_state=config.seed)
-    train_pos, validation_pos = next(inner.split(rest, groups=groups[rest]))
-    # GroupShuffleSplit returns rows in file order; shuffle them so --max_*_samples takes a random
-    # sample rather than the file's first (and, for news, earliest) stories.
-    rng = np.random.default_rng(config.seed)
-    return {
-        "train": rng.permutation(rest[train_pos]),
-        "validation": rng.permutation(rest[validation_pos]),
-        "test": rng.permutation(test),
-    }
-
-
-def to_dataset_dict(
-    texts: Sequence[str],
-    labels: np.ndarray,
-    parts: dict[str, np.ndarray],
-    label_names: Sequence[str],
-    multi_label: bool,
-    origin: str = "the data",
-) -> DatasetDict:
-    """The engine's input: ``text`` and ``labels`` (class ids, or float 0/1 vectors for BCE).
-
-    ``origin`` names the files (``sources``) for the message when a split came out empty.
-    """
-    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-    from datasets import Sequence as HfSequence
-
-    if multi_label:
-        label_feature = HfSequence(Value("float32"), length=len(label_names))
-    else:
-        label_feature = ClassLabel(names=list(label_names))
-    features = Features({"text": Value("string"), "labels": label_feature})
-    texts = np.asarray(texts, dtype=object)
-    splits = {}
-    for name, rows in parts.items():
-        if len(rows) == 0:
-            raise TaskError(
-                f"{origin}: the {name} split is empty after cleaning and splitting ({len(texts)} rows in all); "
-                "provide more rows, raise --max_text_chars or change --test_size/--validation_size"
-            )
-        split_labels = labels[rows].tolist() if multi_label else labels[rows].astype(int).tolist()
-        splits[name] = Dataset.from_dict({"text": texts[rows].tolist(), "labels": split_labels}, features=features)
-    logger.info("split %d rows: %s", len(texts), ", ".join(f"{name} {len(split)}" for name, split in splits.items()))
-    return DatasetDict(splits)
-
-
-def read_frames(config: DataConfig, read_one, hub_frame=None) -> pd.DataFrame:
-    """Pool every ``--data_files`` file (each read by the task's ``read_one``), or a Hub dataset."""
-    if config.data_files:
-        return pool([read_one(path) for path in config.data_files])
-    if config.dataset_name:
-        frame = load_hub_dataset(config.dataset_name, config)
-        return hub_frame(frame) if hub_frame else frame
-    raise TaskError("no data: pass local files with --data_files or a Hub dataset with --dataset_name")
 
 
 def check_split_option(config: DataConfig, supported: Sequence[str], task: str) -> None:

@@ -15,12 +15,14 @@ linear SVM: 0.960 random vs 0.906 story-grouped), so results always state which 
 from __future__ import annotations
 
 import csv
+import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from tasks import data
+from tasks import data, splits
 from tasks.base import DataConfig, Task, TaskError
 from tasks.metrics import single_label_metrics
 
@@ -43,8 +45,9 @@ class Layout(NamedTuple):
     header: bool
 
 
-def read_news_file(path: str) -> pd.DataFrame:
-    """One news file, its layout told apart by its first line, columns found by header name."""
+def read_news_file(path: str, keep: Sequence[str] = ()) -> pd.DataFrame:
+    """One news file, its layout told apart by its first line, columns found by header name (and the
+    ``keep`` columns, such as ``--group_column``'s, when present)."""
     layout = news_layout(path)
     if not layout.header:
         # The original file has no header, and its titles contain bare quotes: no quoting at all.
@@ -53,7 +56,7 @@ def read_news_file(path: str) -> pd.DataFrame:
         frame = read_tab_separated(path)
     else:
         frame = data.read_table(path, sep=layout.sep, repeated_names=True)
-    frame = data.select_columns(frame, REQUIRED, path, NEEDS, optional=OPTIONAL, sep=layout.sep)
+    frame = data.select_columns(frame, REQUIRED, path, NEEDS, optional=(*OPTIONAL, *keep), sep=layout.sep)
     data.check_texts(frame, "TITLE")
     return frame
 
@@ -132,8 +135,8 @@ def csv_quoted(frame: pd.DataFrame) -> bool:
     return seen
 
 
-def from_hub(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = data.select_columns(frame, REQUIRED, "the Hub dataset", NEEDS, optional=OPTIONAL)
+def from_hub(frame: pd.DataFrame, keep: Sequence[str] = ()) -> pd.DataFrame:
+    frame = data.select_columns(frame, REQUIRED, "the Hub dataset", NEEDS, optional=(*OPTIONAL, *keep))
     data.check_texts(frame, "TITLE")
     return frame
 
@@ -156,7 +159,12 @@ def story_groups(frame: pd.DataFrame) -> np.ndarray:
 
 def build_news(config: DataConfig) -> DatasetDict:
     data.check_split_option(config, NEWS.splits, "news")
-    frame = data.read_frames(config, read_news_file, from_hub)
+    if config.split == "story" and config.group_column:
+        raise TaskError(f"--split story groups by STORY already; pass --group_column {config.group_column} or it")
+    keep = (config.group_column,) if config.group_column else ()
+    frame = splits.read_frames(
+        config, functools.partial(read_news_file, keep=keep), functools.partial(from_hub, keep=keep)
+    )
     if "ID" in frame.columns:
         data.check_unique_ids(frame, "ID")
     labels = data.parse_labels(frame, "CATEGORY", LABELS, aliases=CATEGORY_CODES)
@@ -167,11 +175,11 @@ def build_news(config: DataConfig) -> DatasetDict:
     names = [f"{name} ({code})" for code, name in CATEGORY_CODES.items()]
     data.check_classes(frame, labels, names, data.long_texts_note(read, len(frame), limit))
     if config.split == "story":
-        parts = data.split_frame(frame, config, groups=story_groups(frame))
+        parts = splits.split_frame(frame, config, groups=story_groups(frame))
     else:
-        parts = data.split_frame(frame, config, stratify=labels)
+        parts = splits.split_frame(frame, config, stratify=labels, groups=splits.groups_of(frame, config))
     texts = frame["text"].to_numpy()
-    return data.to_dataset_dict(texts, labels, parts, LABELS, multi_label=False, origin=data.sources(frame))
+    return splits.to_dataset_dict(texts, labels, parts, LABELS, multi_label=False, origin=data.sources(frame))
 
 
 NEWS = Task(

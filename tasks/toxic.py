@@ -10,11 +10,13 @@ throws away half of Kaggle's comments).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from tasks import data
+from tasks import data, splits
 from tasks.base import DataConfig, Task, TaskError
 from tasks.metrics import multi_label_metrics
 
@@ -47,23 +49,23 @@ def text_column(frame: pd.DataFrame, path: str) -> str:
     )
 
 
-def read_toxic_file(path: str) -> pd.DataFrame:
+def read_toxic_file(path: str, keep: Sequence[str] = ()) -> pd.DataFrame:
     frame = data.read_table(path, sep=",", repeated_names=True)
-    return prepare(frame, path, NEEDS)
+    return prepare(frame, path, NEEDS, keep)
 
 
-def from_hub(frame: pd.DataFrame) -> pd.DataFrame:
-    return prepare(frame, "the Hub dataset", NEEDS)
+def from_hub(frame: pd.DataFrame, keep: Sequence[str] = ()) -> pd.DataFrame:
+    return prepare(frame, "the Hub dataset", NEEDS, keep)
 
 
-def prepare(frame: pd.DataFrame, path: str, needs: str) -> pd.DataFrame:
+def prepare(frame: pd.DataFrame, path: str, needs: str, keep: Sequence[str] = ()) -> pd.DataFrame:
     """Find one source's columns by header name, in any order, and check its texts.
 
     Only the columns the task reads are kept, the text one renamed ``text``, so that sources with
     different extra columns (the thesis files' index and ``labels`` list) pool cleanly.
     """
     column = text_column(frame, path)
-    frame = data.select_columns(frame, (column, *LABELS), path, needs, optional=("id",))
+    frame = data.select_columns(frame, (column, *LABELS), path, needs, optional=("id", *keep))
     frame = frame.rename(columns={column: "text"})
     frame = frame.assign(text=clean_comment(frame["text"].astype(str)))
     data.check_texts(frame, "text", shown_as=column)
@@ -79,7 +81,10 @@ def clean_comment(text: pd.Series) -> pd.Series:
 
 def build_toxic(config: DataConfig) -> DatasetDict:
     data.check_split_option(config, TOXIC.splits, "toxic")
-    frame = data.read_frames(config, read_toxic_file, from_hub)
+    keep = (config.group_column,) if config.group_column else ()
+    frame = splits.read_frames(
+        config, functools.partial(read_toxic_file, keep=keep), functools.partial(from_hub, keep=keep)
+    )
     if "id" in frame.columns:
         data.check_unique_ids(frame, "id")
     labels = data.parse_binary_columns(frame, LABELS)
@@ -88,9 +93,9 @@ def build_toxic(config: DataConfig) -> DatasetDict:
     frame, labels = frame.loc[keep].reset_index(drop=True), labels[keep]
     data.check_classes(frame, labels, LABELS, data.long_texts_note(read, len(frame), config.max_text_chars))
     # Stratify on the most frequent label so validation and test get their share of toxic comments.
-    parts = data.split_frame(frame, config, stratify=labels[:, 0].astype(int))
+    parts = splits.split_frame(frame, config, stratify=labels[:, 0].astype(int), groups=splits.groups_of(frame, config))
     texts = frame["text"].to_numpy()
-    return data.to_dataset_dict(texts, labels, parts, LABELS, multi_label=True, origin=data.sources(frame))
+    return splits.to_dataset_dict(texts, labels, parts, LABELS, multi_label=True, origin=data.sources(frame))
 
 
 TOXIC = Task(
