@@ -41,7 +41,9 @@ from trainer_tasks.training.degenerate import (
 )
 from trainer_tasks.training.distillation import DistillationArguments
 from trainer_tasks.training.epoch_table import EpochTableCallback
+from trainer_tasks.training.label_counts import report_label_counts
 from trainer_tasks.training.output_folder import RunIdentity, check_checkpoint_fits, claim_output_dir
+from trainer_tasks.training.overlap import report_duplicates
 from trainer_tasks.training.parsing import parse_args
 from trainer_tasks.training.preprocessing import (
     limit_samples,
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise TaskError("--task is required (e.g. --task news), on the command line or in the recipe")
     set_seed(training_args.seed)
     task = get_task(data_args.task)
-    check_options_for_task(task, training_args, split=data_args.split)
+    check_options_for_task(task, training_args, split=data_args.split, data=data_config(data_args, training_args))
     with claim_output_dir(training_args, RunIdentity.of(task, model_args.model_name_or_path)) as output_folder:
         return run(task, output_folder, *arguments)
 
@@ -95,12 +97,18 @@ def run(
     for message in precision_warnings(training_args):
         warnings.add(message)
 
+    config = data_config(data_args, training_args, model_args.cache_dir)
     with training_args.main_process_first(desc="building the dataset"):
-        raw = limit_samples(
-            task.build_dataset(data_args.data_config(training_args.seed, model_args.cache_dir)), data_args
-        )
+        task = task.for_data(config)  # the generic task's labels and head come from the data
+        raw = limit_samples(task.build_dataset(config), data_args)
+    if task.reads_columns:  # now that its labels are known: the metric option, and whose the output folder is
+        check_options_for_task(task, training_args, split=data_args.split)
+        output_folder.confirm(RunIdentity.of(task, model_args.model_name_or_path))
     check_label_coverage(raw, task, warnings)
+    raw, duplicates = report_duplicates(raw, drop=data_args.drop_test_duplicates)  # before tokenizing
+    label_counts = report_label_counts(raw, task)
     tokenizer, model = load_tokenizer_and_model(model_args, task, distillation_args)
+    model.config.input_columns = list(config.columns.text)  # what `trainer-tasks predict` reads from a file
     check_sequence_length(tokenizer, data_args.max_seq_length, model_token_limit(tokenizer, model.config))
     splits = tokenize_splits(raw, tokenizer, data_args, model.config)
     check_truncation(splits["train"]["length"], max_length(tokenizer, data_args, model.config), warnings)
@@ -135,7 +143,10 @@ def run(
     check_losses(train_output.training_loss, test_metrics.get("test_loss"), warnings)
     trainer.save_model()
 
-    record = collect_results(task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table)
+    record = collect_results(
+        task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table,
+        duplicates=duplicates, label_counts=label_counts,
+    )  # fmt: skip
     record.add(**loss_weight_results(trainer), **threshold_results, warnings=list(warnings))
     record.add(fast_path=fast_path.switches, loss_arguments=asdict(loss_args))
     record.add(distillation_arguments=asdict(distillation_args))
@@ -147,6 +158,11 @@ def run(
     push_output(trainer)
     report_outputs(trainer, warnings)
     return record.to_dict()
+
+
+def data_config(data_args: DataArguments, training_args: TaskTrainingArguments, cache_dir: str | None = None):
+    """The data options the task builder is told, with the split seed (``--split_seed``, else ``--seed``)."""
+    return data_args.data_config(training_args.seed, cache_dir)
 
 
 def configure_logging(training_args: TaskTrainingArguments) -> None:

@@ -22,9 +22,10 @@ def builtin_tasks() -> dict[str, Task]:
     """The built-in tasks by name, imported on first use: ``from tasks import TaskError`` (which every
     entry point does) then costs no pandas or numpy, and ``--help`` stays fast."""
     from tasks.news import NEWS
+    from tasks.text import TEXT
     from tasks.toxic import TOXIC
 
-    return {task.name: task for task in (NEWS, TOXIC)}
+    return {task.name: task for task in (TEXT, NEWS, TOXIC)}
 
 
 def __getattr__(name: str) -> object:

@@ -16,5 +16,7 @@ def run_tasks(args: argparse.Namespace) -> None:
     for name in available_tasks():
         task = get_task(name)
         print(f"{name}: {task.description}")
-        if args.verbose:
+        if args.verbose and task.labels_from_data:
+            print("    labels and problem type from the data and the column options (--text_column, --label_column)")
+        elif args.verbose:
             print(f"    {task.problem_type}; labels: {', '.join(task.labels)}")

@@ -30,7 +30,15 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from tasks import Task
 from trainer_tasks.core.files import write_text_atomic
 from trainer_tasks.core.output_files import CARD_FILE
-from trainer_tasks.record.results import epoch_table, markdown_table, redacted_command, test_table
+from trainer_tasks.record.results import (
+    data_source,
+    duplicates_line,
+    epoch_table,
+    label_counts_table,
+    markdown_table,
+    redacted_command,
+    test_table,
+)
 from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
 
 TEMPLATE = resources.files("model_cards") / "text_classification.md"  # package data: in the wheel too
@@ -67,6 +75,11 @@ class CardData:
     data_source: str = ""
     split: str = "random"
     sizes: dict[str, int] = field(default_factory=dict)
+    label_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
+    duplicates: dict[str, int] = field(default_factory=dict)  # held-out copies of training texts, per split
+    duplicates_dropped: bool = False
+    group_column: str | None = None
+    task_options: dict[str, Any] = field(default_factory=dict)  # the generic task's column options, as given
     primary_metric: str = ""
     test_metrics: dict[str, float] = field(default_factory=dict)  # without the "test_" prefix and timings
     epochs: list[dict] = field(default_factory=list)
@@ -162,12 +175,22 @@ class CardData:
             "hyperparameters_table": markdown_table(["setting", "value"], settings),
             "thresholds_table": markdown_table(["label", "threshold"], thresholds) if thresholds else "",
             "weights_table": markdown_table(["label", "weight"], weights) if weights else "",
+            "label_counts_table": label_counts_table(self.label_counts, [label for label, _ in self.labels]),
+            "duplicates": duplicates_line(self.duplicates, self.duplicates_dropped),
+            "task_options_yaml": self.task_options_yaml(),
             "usage_code": self.usage_code(),
             "reproduce": self.reproduce_command(),
             "runtime": _duration(self.train_runtime),
             "test_runtime": _duration(self.test_runtime),
             "device": _device(self.hardware),
         }
+
+    def task_options_yaml(self) -> str:
+        """The generic task's column options as a recipe's YAML lines, so the data is read the same way again."""
+        if not self.task_options:
+            return ""
+        recipe = {"task": self.task_name, **self.task_options}
+        return yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True, default_flow_style=None).rstrip("\n")
 
     def reproduce_command(self) -> str:
         if self.world_size > 1:
@@ -244,7 +267,6 @@ def collect_card(
         base_model = base_meta.get("base_model") if local_base else (source if HUB_ID.match(source) else None)
     data = record.data
     datasets = [d for d in (task.dataset_id, data.dataset_name) if d]
-    data_source = data.dataset_name or ", ".join(os.path.basename(f) for f in data.data_files)
     training = record.training
     world_size = int(record.world_size or 1)
     test_runtime = record.test_metrics.get("test_runtime")
@@ -259,9 +281,14 @@ def collect_card(
         multi_label=task.is_multi_label,
         labels=[(label, task.label_descriptions.get(label, "")) for label in record.labels],
         base_model_source=source,
-        data_source=data_source or task.name,
+        data_source=data_source(data) or task.name,
         split=data.split,
         sizes={name: getattr(data, f"{name}_size") for name in ("train", "validation", "test")},
+        label_counts={str(split): dict(counts) for split, counts in data.label_counts.items()},
+        duplicates=dict(data.duplicates),
+        duplicates_dropped=bool(data.duplicates_dropped),
+        group_column=data.group_column,
+        task_options=dict(data.task_options),
         primary_metric=record.primary_metric,
         test_metrics={
             key.removeprefix("test_"): float(value)

@@ -7,6 +7,7 @@ settings, and every metric.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
@@ -16,10 +17,12 @@ from typing import Any
 
 import torch
 
+from tasks.base import COLUMN_FLAGS
 from trainer_tasks.core.files import write_json_atomic, write_text_atomic
 from trainer_tasks.core.output_files import RESULTS_FILE, TABLE_FILE
 from trainer_tasks.core.secrets import SECRET_FLAGS, redacted_command, secret_values  # noqa: F401 (re-exported)
-from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
+from trainer_tasks.record.run_record import DATA_SOURCE_FIELDS, DataRecord, RunRecord, TrainingRecord
+from trainer_tasks.training.label_counts import label_counts as count_labels
 
 
 def hardware() -> dict[str, Any]:
@@ -100,23 +103,74 @@ def thresholds_table(record: RunRecord) -> str:
     return title + "\n\n" + markdown_table(header, rows)
 
 
+def data_source(data: DataRecord) -> str:
+    """Where the splits came from, in words: a Hub dataset with its config, revision and splits, or the file names
+    per split (``train: a.csv; test: b.csv``; pooled training files alone, as ``a.csv, b.csv``)."""
+    if data.dataset_name:
+        details = [f"config {data.dataset_config_name}"] if data.dataset_config_name else []
+        details += [f"revision {data.dataset_revision}"] if data.dataset_revision else []
+        details += [
+            f"{name} split: {getattr(data, f'{name}_split')}"
+            for name in ("train", "validation", "test")
+            if getattr(data, f"{name}_split")
+        ]
+        return data.dataset_name + (f" ({', '.join(details)})" if details else "")
+    files = {
+        "train": [*data.data_files, *([data.train_file] if data.train_file else [])],
+        "validation": [data.validation_file] if data.validation_file else [],
+        "test": [data.test_file] if data.test_file else [],
+    }
+    names = {split: ", ".join(os.path.basename(path) for path in paths) for split, paths in files.items() if paths}
+    if set(names) <= {"train"}:
+        return names.get("train", "")
+    return "; ".join(f"{split}: {shown}" for split, shown in names.items())
+
+
+def duplicates_line(duplicates: dict[str, int], dropped: bool) -> str:
+    """The held-out copies of training texts in one sentence; "" when the run did not count them."""
+    if not duplicates:
+        return ""
+    found = ", ".join(f"{name} {count}" for name, count in duplicates.items())
+    if not any(duplicates.values()):
+        return f"Exact duplicates of training texts (whitespace and case aside): none ({found})."
+    if dropped:
+        return f"Exact duplicates of training texts (whitespace and case aside): {found}; removed before evaluation."
+    return (
+        f"Exact duplicates of training texts (whitespace and case aside): {found}; kept, so they count in the "
+        "validation and test scores (--drop_test_duplicates removes them)."
+    )
+
+
+def label_counts_table(label_counts: dict[str, dict[str, int]], labels: Sequence[str]) -> str:
+    """Markdown: one row per label (in id order), one column per split; "" when the run did not count them."""
+    if not label_counts:
+        return ""
+    splits = list(label_counts)
+    rows = [[f"`{label}`", *(label_counts[split].get(label, 0) for split in splits)] for label in labels]
+    return markdown_table(["label", *splits], rows)
+
+
 def render_results_markdown(record: RunRecord) -> str:
-    split = record.data
-    lines = [
+    data = record.data
+    source, duplicates = data_source(data), duplicates_line(data.duplicates, data.duplicates_dropped)
+    paragraphs = [
         f"# {record.task} · {record.model_name_or_path}",
-        "",
-        f"Split: **{split.split}**; train {split.train_size}, validation {split.validation_size}, "
-        f"test {split.test_size} examples. Processes: {record.world_size}.",
-        "",
+        f"Split: **{data.split}**; train {data.train_size}, validation {data.validation_size}, "
+        f"test {data.test_size} examples. Processes: {record.world_size}.",
+        *([f"Data: {source}."] if source else []),
+        *([duplicates] if duplicates else []),
+    ]
+    if data.label_counts:
+        several = " (a row may have several)" if record.problem_type.startswith("multi") else ""
+        paragraphs.append(f"Rows per label{several}:\n\n{label_counts_table(data.label_counts, record.labels)}")
+    paragraphs += [
         epoch_table(record.epochs, record.primary_metric),
-        "",
         test_table(record.test_metrics),
-        "",
         f"Test evaluation time: {_format(record.test_metrics.get('test_runtime'), 2)} s.",
     ]
     if record.test_metrics_tuned:
-        lines += ["", thresholds_table(record)]
-    return "\n".join(lines) + "\n"
+        paragraphs.append(thresholds_table(record))
+    return "\n\n".join(paragraphs) + "\n"
 
 
 def write_results(output_dir: str, record: RunRecord) -> str:
@@ -132,10 +186,37 @@ def command_line(training_args: Any = None) -> str:
     return redacted_command(sys.argv, secret_values(training_args))
 
 
+def task_options(data_args) -> dict[str, Any]:
+    """The generic task's column options that were set, as a YAML recipe writes them (``text_column: [q, a]``)."""
+    defaults = type(data_args)() if dataclasses.is_dataclass(data_args) else None
+    options = {}
+    for name in COLUMN_FLAGS:
+        value = getattr(data_args, name, None)
+        if value is not None and value != getattr(defaults, name, None):
+            options[name] = list(value) if isinstance(value, (list, tuple)) else value
+    return options
+
+
 def collect_results(
-    task, model_args, data_args, training_args, raw, train_output, test_metrics, epoch_table
+    task,
+    model_args,
+    data_args,
+    training_args,
+    raw,
+    train_output,
+    test_metrics,
+    epoch_table,
+    *,
+    duplicates: dict[str, int] | None = None,
+    label_counts: dict[str, dict[str, int]] | None = None,
 ) -> RunRecord:
-    """Everything a report, a model card or a test needs to know about the finished run."""
+    """Everything a report, a model card or a test needs to know about the finished run.
+
+    ``duplicates``: held-out copies of training texts (``training.overlap``), when counted; ``label_counts``:
+    rows per label and split (``training.label_counts``), counted here from ``raw`` when not given.
+    """
+    if label_counts is None:
+        label_counts = count_labels(raw, task)
     return RunRecord(
         task=task.name,
         problem_type=task.problem_type,
@@ -153,6 +234,11 @@ def collect_results(
             max_seq_length=data_args.max_seq_length,
             pad_to_max_length=data_args.pad_to_max_length,
             max_text_chars=data_args.max_text_chars,
+            **{name: getattr(data_args, name, None) for name in DATA_SOURCE_FIELDS},
+            task_options=task_options(data_args),
+            duplicates=dict(duplicates or {}),
+            duplicates_dropped=bool(duplicates is not None and getattr(data_args, "drop_test_duplicates", False)),
+            label_counts=label_counts,
         ),
         training=TrainingRecord(
             learning_rate=training_args.learning_rate,

@@ -17,7 +17,7 @@ from typing import Any
 from tasks import TaskError
 from trainer_tasks.core.output_files import STATE_FILE
 from trainer_tasks.record.results import RESULTS_FILE
-from trainer_tasks.record.run_record import RunRecord
+from trainer_tasks.record.run_record import DATA_SOURCE_FIELDS, RunRecord
 
 FINISHED_RUN_ADVICE = (
     "the run may not have finished (or the file was cut short): train it again, or pass the folder of a finished run"
@@ -71,6 +71,11 @@ RESULTS_SHAPE = {
         "train_size": int,
         "validation_size": int,
         "test_size": int,
+        **{f"{name}?": OrNull(str) for name in DATA_SOURCE_FIELDS},
+        "task_options?": OrNull(dict),
+        "duplicates?": OrNull(MapOf(int)),
+        "duplicates_dropped?": OrNull(bool),
+        "label_counts?": OrNull(MapOf(MapOf(int))),
     },
     "training": {
         "learning_rate": NUMBER,

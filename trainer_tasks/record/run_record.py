@@ -17,6 +17,18 @@ from typing import Any
 ABSENT_WHEN_NONE = frozenset(
     {"thresholds", "threshold_objective", "threshold_tuning", "test_metrics_tuned", "in_progress"}
 )
+# The data options that name where the splits came from, recorded as given (``DataRecord``, the card).
+DATA_SOURCE_FIELDS = (
+    "train_file",
+    "validation_file",
+    "test_file",
+    "dataset_config_name",
+    "dataset_revision",
+    "train_split",
+    "validation_split",
+    "test_split",
+    "group_column",
+)
 
 
 @dataclass
@@ -33,6 +45,21 @@ class DataRecord:
     max_seq_length: int | None = None
     pad_to_max_length: bool = False
     max_text_chars: int | None = None
+    # where the splits came from, as given (files per split, or a Hub dataset's config, revision and splits)
+    train_file: str | None = None
+    validation_file: str | None = None
+    test_file: str | None = None
+    dataset_config_name: str | None = None
+    dataset_revision: str | None = None
+    train_split: str | None = None
+    validation_split: str | None = None
+    test_split: str | None = None
+    group_column: str | None = None
+    task_options: dict[str, Any] = field(default_factory=dict)  # the generic task's column options that were set
+    # what the data held (training.overlap, training.label_counts)
+    duplicates: dict[str, int] = field(default_factory=dict)  # held-out rows that repeat a training text
+    duplicates_dropped: bool = False
+    label_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
 
 
 @dataclass
@@ -119,5 +146,6 @@ class RunRecord:
 
 
 def _known(kind: type, values: dict[str, Any]) -> Any:
+    """``kind`` from the keys it declares; null means "not recorded" (an older file): the field's default stands."""
     names = {item.name for item in dataclasses.fields(kind)}
-    return kind(**{key: value for key, value in values.items() if key in names})
+    return kind(**{key: value for key, value in values.items() if key in names and value is not None})

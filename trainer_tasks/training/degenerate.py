@@ -17,7 +17,8 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import PreTrainedTokenizerBase
 
-from tasks import Task, TaskError
+from tasks import DataConfig, Task, TaskError
+from trainer_tasks.training.label_counts import label_totals
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,8 @@ class RunWarnings(list):
 def check_label_coverage(raw: DatasetDict, task: Task, warnings: RunWarnings) -> None:
     """Refuse a training split with nothing to learn; flag each class or label it never shows."""
     train = raw["train"]
-    labels = np.asarray(train["labels"])
     if task.is_multi_label:
-        positives = labels.reshape(len(train), -1).sum(axis=0) if len(train) else np.zeros(len(task.labels))
+        positives = label_totals(train, task)
         if not positives.any():
             raise TaskError(
                 f"the training split ({len(train)} examples) has no positive example of any label "
@@ -52,7 +52,7 @@ def check_label_coverage(raw: DatasetDict, task: Task, warnings: RunWarnings) ->
                 f"({len(train)} examples): the model cannot learn them and will never predict them"
             )
         return
-    counts = np.bincount(labels.astype(int), minlength=len(task.labels)) if len(train) else np.zeros(len(task.labels))
+    counts = label_totals(train, task)
     present = [name for name, count in zip(task.labels, counts, strict=True) if count > 0]
     if len(present) < 2:
         raise TaskError(
@@ -80,7 +80,7 @@ def metric_names(task: Task) -> list[str]:
         return sorted(task.compute_metrics(EvalPrediction(predictions=logits, label_ids=labels)))
 
 
-def check_options_for_task(task: Task, training_args, split: str = "random") -> None:
+def check_options_for_task(task: Task, training_args, split: str = "random", data: DataConfig | None = None) -> None:
     """Options whose valid values depend on the task or on installed packages, checked before anything loads.
 
     Each task declares its own ``--split`` strategies. A misspelt ``--metric_for_best_model``
@@ -89,8 +89,13 @@ def check_options_for_task(task: Task, training_args, split: str = "random") -> 
     """
     if split not in task.splits:
         raise TaskError(f"--split {split!r}: task {task.name!r} supports {list(task.splits)}")
+    if data is not None and not task.reads_columns and data.columns.given():
+        raise TaskError(
+            f"task {task.name!r} reads its own columns; {', '.join(data.columns.given())} "
+            "is for your own data (--task text)"
+        )
     metric = training_args.metric_for_best_model
-    if metric is not None:
+    if metric is not None and not task.labels_from_data:  # the generic task's metrics are known once it read the data
         valid = ["loss", *metric_names(task)]
         if metric.removeprefix("eval_") not in valid:
             raise TaskError(f"--metric_for_best_model {metric!r} is not a metric of task {task.name!r}: one of {valid}")

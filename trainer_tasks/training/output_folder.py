@@ -139,8 +139,15 @@ def identity_in_config(folder: str) -> RunIdentity | None:
 
 
 def same_head(expected: RunIdentity, found: RunIdentity) -> list[str]:
-    """Differences that matter for loading weights: problem type and labels (and task/model when both are known)."""
-    return [name for name in expected.differences(found) if not (name == "task" and found.task == "?")]
+    """Differences that matter for loading weights: problem type and labels (and task/model when both are known).
+
+    A task whose labels come from the data (``--task text``) knows its head only once it has read
+    the data: until then (no labels yet) only the task and model are compared.
+    """
+    unknown = {"task"} if found.task == "?" else set()
+    if not expected.labels:
+        unknown |= {"problem_type", "labels"}
+    return [name for name in expected.differences(found) if name not in unknown]
 
 
 def contents(output_dir: str) -> list[str]:
@@ -217,6 +224,19 @@ class OutputFolderClaim:
     def __init__(self, training_args: Any, identity: RunIdentity) -> None:
         self.training_args = training_args
         self.identity = identity
+
+    def confirm(self, identity: RunIdentity) -> None:
+        """``train.py`` step for a task whose labels come from the data: check the folder again with them."""
+        self.identity = identity
+        args = self.training_args
+        with args.main_process_first(desc="checking the output folder"):
+            if args.process_index == 0:
+                check_output_dir(
+                    args.output_dir,
+                    identity,
+                    overwrite=args.overwrite_output_dir,
+                    resuming=bool(args.resume_from_checkpoint),
+                )
 
     def make_ready(self) -> None:
         """``train.py`` step, right before training: an earlier run is deleted only when this one can start."""

@@ -45,16 +45,21 @@ def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
 def tokenize_splits(
     raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments, config=None
 ) -> DatasetDict:
-    """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; ``text`` is dropped."""
+    """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; the texts are dropped."""
     length = max_length(tokenizer, data_args, config)
     padding = "max_length" if data_args.pad_to_max_length else False
 
+    text_columns = [column for column in ("text", "text_pair") if column in raw["train"].column_names]
+
     def tokenize(batch: dict) -> dict:
-        encoded = tokenizer(batch["text"], truncation=True, max_length=length, padding=padding)
+        # A sentence pair goes in as (text, text_pair): the tokenizer adds the separator and segment ids, and
+        # truncation shortens the longer of the two first, as pipeline() does for {"text", "text_pair"}.
+        pairs = batch.get("text_pair")
+        encoded = tokenizer(batch["text"], pairs, truncation=True, max_length=length, padding=padding)
         encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
         return encoded
 
-    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=["text"], desc="Tokenizing")
+    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=text_columns, desc="Tokenizing")
     for name, split in splits.items():
         # An input that fills max_length was (almost always) cut: say how many, never truncate silently.
         cut = sum(1 for n in split["length"] if n >= length)
