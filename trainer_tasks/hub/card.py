@@ -37,6 +37,7 @@ from trainer_tasks.record.results import (
     label_counts_table,
     markdown_table,
     redacted_command,
+    split_description,
     test_table,
 )
 from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
@@ -74,6 +75,7 @@ class CardData:
     base_model_source: str = ""  # --model_name_or_path as given (a local folder or a Hub id)
     data_source: str = ""
     split: str = "random"
+    split_text: str = ""  # how train/validation/test came about (record.results.split_description)
     sizes: dict[str, int] = field(default_factory=dict)
     label_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
     duplicates: dict[str, int] = field(default_factory=dict)  # held-out copies of training texts, per split
@@ -177,6 +179,7 @@ class CardData:
             "weights_table": markdown_table(["label", "weight"], weights) if weights else "",
             "label_counts_table": label_counts_table(self.label_counts, [label for label, _ in self.labels]),
             "duplicates": duplicates_line(self.duplicates, self.duplicates_dropped),
+            "split_text": self.split_text,
             "task_options_yaml": self.task_options_yaml(),
             "usage_code": self.usage_code(),
             "reproduce": self.reproduce_command(),
@@ -274,7 +277,7 @@ def collect_card(
         model_id=model_id or hub.get("model_id") or output_dir,
         base_model=base_model if isinstance(base_model, str) else None,
         license=license or (base_meta.get("license") if isinstance(base_meta.get("license"), str) else None),
-        language=task.language,
+        language=task.language or None,
         datasets=list(dict.fromkeys(datasets)),
         task_name=task.name,
         task_description=task.description,
@@ -283,6 +286,7 @@ def collect_card(
         base_model_source=source,
         data_source=data_source(data) or task.name,
         split=data.split,
+        split_text=split_description(data),
         sizes={name: getattr(data, f"{name}_size") for name in ("train", "validation", "test")},
         label_counts={str(split): dict(counts) for split, counts in data.label_counts.items()},
         duplicates=dict(data.duplicates),

@@ -126,6 +126,28 @@ def data_source(data: DataRecord) -> str:
     return "; ".join(f"{split}: {shown}" for split, shown in names.items())
 
 
+def split_description(data: DataRecord) -> str:
+    """How train/validation/test came about, in markdown: given by the user or the dataset, or carved (and how)."""
+    if data.split == "story":
+        carved = (
+            "**story** (all headlines of one story cluster on the same side, so near-duplicates never leak from "
+            "train into test)"
+        )
+    elif data.group_column:
+        carved = f"**grouped by `{data.group_column}`** (each group on one side, seeded)"
+    else:
+        carved = f"**{data.split}** (stratified, seeded)"
+    if data.dataset_name:
+        return f"the dataset's own splits where it has them, any missing one carved from train: {carved}"
+    given = [name for name in ("validation", "test") if getattr(data, f"{name}_file")]
+    if len(given) == 2:
+        return "**as given** (train, validation and test files)"
+    if given:
+        missing = "validation" if given == ["test"] else "test"
+        return f"{given[0]} as given, {missing} carved from train: {carved}"
+    return carved
+
+
 def duplicates_line(duplicates: dict[str, int], dropped: bool) -> str:
     """The held-out copies of training texts in one sentence; "" when the run did not count them."""
     if not duplicates:
@@ -155,7 +177,7 @@ def render_results_markdown(record: RunRecord) -> str:
     source, duplicates = data_source(data), duplicates_line(data.duplicates, data.duplicates_dropped)
     paragraphs = [
         f"# {record.task} · {record.model_name_or_path}",
-        f"Split: **{data.split}**; train {data.train_size}, validation {data.validation_size}, "
+        f"Split: {split_description(data)}; train {data.train_size}, validation {data.validation_size}, "
         f"test {data.test_size} examples. Processes: {record.world_size}.",
         *([f"Data: {source}."] if source else []),
         *([duplicates] if duplicates else []),
