@@ -6,6 +6,7 @@ from transformers import AutoTokenizer, pipeline
 
 import train
 from tasks import DataConfig, get_task
+from tasks.base import Columns
 
 pytestmark = pytest.mark.real_data
 
@@ -39,6 +40,40 @@ def test_toxic_builder_on_the_thesis_files(shared):
     assert labels.sum(axis=0).astype(int).tolist() == [2833, 314, 1632, 98, 1516, 268]
     thesis = get_task("toxic").build_dataset(DataConfig(data_files=files, seed=42, max_text_chars=200))
     assert sum(len(s) for s in thesis.values()) == 21_892  # the thesis files are already < 200 chars
+
+
+def label_counts_per_split(task, splits) -> dict[str, dict[str, float]]:
+    """Rows per label name in each split (multi-label: rows with the label set)."""
+    counts = {}
+    for name, split in splits.items():
+        values = np.array(split["labels"])
+        totals = values.sum(axis=0) if task.is_multi_label else np.bincount(values, minlength=len(task.labels))
+        counts[name] = dict(zip(task.labels, totals.tolist(), strict=True))
+    return counts
+
+
+@pytest.mark.parametrize("split", ["random", "story"])
+def test_generic_task_reads_the_news_file_as_the_news_task_does(shared, split):
+    path = (str(shared / NEWS_FILE),)
+    news = get_task("news")
+    expected = label_counts_per_split(news, news.build_dataset(DataConfig(data_files=path, split=split, seed=42)))
+    columns = Columns(text=("TITLE",), label="CATEGORY")
+    config = DataConfig(data_files=path, seed=42, columns=columns, group_column="STORY" if split == "story" else None)
+    text = get_task("text").for_data(config)
+    assert text.labels == ("b", "e", "m", "t") and not text.is_multi_label
+    found = label_counts_per_split(text, text.build_dataset(config))
+    codes = {"business": "b", "science/tech": "t", "entertainment": "e", "health": "m"}
+    assert found == {name: {codes[k]: v for k, v in counts.items()} for name, counts in expected.items()}
+
+
+def test_generic_task_reads_the_toxic_files_as_the_toxic_task_does(shared):
+    files = tuple(str(shared / f) for f in TOXIC_FILES)
+    toxic = get_task("toxic")
+    expected = label_counts_per_split(toxic, toxic.build_dataset(DataConfig(data_files=files, seed=42)))
+    config = DataConfig(data_files=files, seed=42, columns=Columns(label_columns=tuple(toxic.labels)))
+    text = get_task("text").for_data(config)
+    assert text.labels == toxic.labels and text.is_multi_label
+    assert label_counts_per_split(text, text.build_dataset(config)) == expected
 
 
 def test_thesis_tokenizer_ids(shared):
