@@ -277,3 +277,33 @@ def test_text_task_under_two_process_accelerate_launch(tmp_path, tiny_bert):
     assert results["world_size"] == 2 and results["labels"] == ["food", "sport", "tech"]
     assert results["data"]["test_size"] == 60
     assert Counter(line.startswith("error") for line in done.stderr.splitlines())[True] == 0
+
+
+def test_a_recipe_holds_every_generic_option(tmp_path, tiny_bert):
+    import train
+
+    frame = pd.DataFrame(rows(200))
+    frame["queue"] = frame["queue"].map({"food": 0, "sport": 1, "tech": 2})
+    train_path = write(frame.iloc[:160], tmp_path / "train", "tsv")
+    test_path = write(frame.iloc[160:], tmp_path / "test", "tsv")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "task: text\n"
+        f"train_file: {train_path}\n"
+        f"test_file: {test_path}\n"
+        "text_column: body\n"
+        "label_column: queue\n"
+        "labels: [cooking, football, gadgets]\n"
+        "group_column: user\n"
+        "drop_test_duplicates: true\n"
+    )
+    out = str(tmp_path / "out")
+    result = train.main([str(recipe), *train_args(tiny_bert, out, "--num_train_epochs", "1")])
+    assert result["labels"] == ["cooking", "football", "gadgets"]
+    assert result["data"]["test_size"] == 40 and result["data"]["task_options"]["labels"] == [
+        "cooking",
+        "football",
+        "gadgets",
+    ]
+    card = Path(out, "README.md").read_text()
+    assert "test: test.tsv" in card and "cooking" in card

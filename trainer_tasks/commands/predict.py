@@ -1,4 +1,8 @@
-"""``trainer-tasks predict MODEL INPUT``: classify a file of texts with a saved model, in input order."""
+"""``trainer-tasks predict MODEL INPUT``: classify a file of texts with a saved model, in input order.
+
+No task options: the model's config names the column(s) it reads (``input_columns``, saved by
+train.py; "text" for other models), two for a sentence-pair model. ``--text_column`` renames them
+for a file whose columns are called otherwise."""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tasks import TaskError
 from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, PRECISIONS
@@ -13,11 +19,21 @@ from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, PRECISION
 # The classifier, readers and writers import torch, transformers and pandas: imported in
 # `predict_file`, so that `trainer-tasks predict --help` starts in a fraction of a second.
 
+if TYPE_CHECKING:
+    from trainer_tasks.inference.classifier import TextClassifier
+
 logger = logging.getLogger(__name__)
 
 
-def check_options(batch_size: int, batch_tokens: int, max_length: int | None, precision: str) -> None:
-    """The numbers that need no model, checked before it is loaded (``--max_length``'s upper bound needs it)."""
+def check_options(
+    batch_size: int, batch_tokens: int, max_length: int | None, precision: str, text_column: Sequence[str] = ("text",)
+) -> None:
+    """The options that need no model, checked before it is loaded (``--max_length``'s upper bound needs it)."""
+    if not 1 <= len(text_column) <= 2:
+        raise TaskError(
+            f"--text_column takes one column, or two for a sentence-pair model; got {len(text_column)}: "
+            f"{list(text_column)}"
+        )
     if batch_size < 1:
         raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
     if batch_tokens < 1:
@@ -34,7 +50,7 @@ def predict_file(
     output: str | None = None,
     batch_size: int = BATCH_SIZE,
     batch_tokens: int = BATCH_TOKENS,
-    text_column: str = "text",
+    text_column: str | Sequence[str] | None = None,
     max_length: int | None = None,
     precision: str = "auto",
     progress: bool = True,
@@ -42,24 +58,30 @@ def predict_file(
     """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend).
 
     Everything that needs no model (options, input file, destination) is checked first: a mistake
-    there fails in a second, before the model is loaded or any text is classified.
+    there fails in a second, before the model is loaded or any text is classified. ``text_column``:
+    the column(s) to read instead of the model's ``input_columns`` (None: the model's own).
     """
     from trainer_tasks.inference.classifier import TextClassifier
-    from trainer_tasks.inference.readers import check_input, read_texts
+    from trainer_tasks.inference.readers import check_input, read_columns
     from trainer_tasks.inference.writers import check_output, prediction_rows, write_predictions
 
-    check_options(batch_size, batch_tokens, max_length, precision)
+    renamed = [text_column] if isinstance(text_column, str) else text_column
+    check_options(batch_size, batch_tokens, max_length, precision, ("text",) if renamed is None else renamed)
     check_input(input_path)
     check_output(output, input_path)
     classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
-    texts = read_texts(input_path, text_column)
+    columns = read_columns(input_path, columns_to_read(classifier, renamed))
+    texts, pairs = columns[0], (columns[1] if classifier.pairs else None)
     if classifier.multi_label:
         saved = getattr(classifier.config, "thresholds", None)
         logger.info("thresholds: %s", "saved with the model" if saved else "none saved, 0.5 for every label")
     start = time.perf_counter()
-    predictions = classifier.predict(texts, batch_size=batch_size, batch_tokens=batch_tokens, progress=progress)
+    predictions = classifier.predict(
+        texts, batch_size=batch_size, batch_tokens=batch_tokens, progress=progress, text_pairs=pairs
+    )
     seconds = time.perf_counter() - start
-    write_predictions(prediction_rows(texts, predictions, classifier.labels), classifier.labels, output)
+    rows = prediction_rows(texts, predictions, classifier.labels, text_pairs=pairs)
+    write_predictions(rows, classifier.labels, output, pairs=classifier.pairs)
     summary = {
         "rows": len(texts),
         "empty": int(predictions.empty.sum()),
@@ -77,6 +99,29 @@ def predict_file(
     return summary
 
 
+def columns_to_read(classifier: TextClassifier, renamed: Sequence[str] | None) -> list[str]:
+    """The model's input columns, or the ``--text_column`` names that stand for them in this file.
+
+    The names may change, their number may not: a pair model given one column would classify each
+    text with an empty partner, and a single-text model has nowhere to put a second text.
+    """
+    saved = list(classifier.input_columns)
+    if renamed is None:
+        return saved
+    names = list(renamed)
+    if len(names) == len(saved):
+        return names
+    if classifier.pairs:
+        raise TaskError(
+            f"the model classifies text pairs (trained on the columns {saved[0]!r}, {saved[1]!r}): "
+            f"--text_column takes two names, the file's columns for them (--text_column A B); got {names}"
+        )
+    raise TaskError(
+        f"the model classifies single texts (trained on the column {saved[0]!r}): --text_column takes one name, "
+        f"got {names}"
+    )
+
+
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="train.py output folder, Hub model id, or trainer-tasks export folder (ONNX).")
     parser.add_argument("input", help="CSV/TSV, JSON Lines (.jsonl) or text file (one text per line), or - for stdin.")
@@ -92,7 +137,14 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         default=BATCH_TOKENS,
         help=f"Most padded tokens per forward pass (default {BATCH_TOKENS}); a longer text goes alone.",
     )
-    parser.add_argument("--text_column", default="text", help="Column (CSV) or key (JSON Lines) holding the text.")
+    parser.add_argument(
+        "--text_column",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="Column (CSV) or key (JSON Lines) holding the text, or two for a sentence-pair model "
+        "(default: the columns the model was trained on, saved in its config; else text).",
+    )
     parser.add_argument("--max_length", type=int, default=None, help="Truncate to N tokens (default: model limit).")
     parser.add_argument(
         "--precision",

@@ -6,8 +6,10 @@ put back in input order; the last layer computes [CLS] only, and bf16 runs where
 it natively (``precision``). Multi-label models apply the per-label thresholds saved in their
 config (``config.thresholds``; 0.5 where none are saved); single-label models take the softmax
 argmax. Empty texts are kept and flagged (no scores); texts longer than the model's limit are
-truncated to it and flagged. The model is a ``train.py`` output folder, a Hub id, or a folder from
-``trainer-tasks export`` (ONNX Runtime instead of PyTorch).
+truncated to it and flagged. A sentence-pair model (two ``config.input_columns``, saved by
+``train.py``) takes each row as ``(text, text_pair)``, tokenized as a pair as in training. The
+model is a ``train.py`` output folder, a Hub id, or a folder from ``trainer-tasks export`` (ONNX
+Runtime instead of PyTorch).
 """
 
 from __future__ import annotations
@@ -49,6 +51,30 @@ class TextPredictions:
     labels: list[list[str]]
     empty: np.ndarray
     truncated: np.ndarray
+
+
+# A model without ``config.input_columns`` (from the Hub, or trained before train.py saved them) reads "text".
+DEFAULT_INPUT_COLUMNS = ("text",)
+# As training and pipeline() cut a pair: tokens come off the longer of the two texts first.
+TRUNCATION = "longest_first"
+
+
+def input_columns(config: PretrainedConfig) -> tuple[str, ...]:
+    """The column(s) the model classifies: one text, or two for a sentence pair (``text``, ``text_pair``).
+
+    train.py saves the user's ``--text_column`` names in ``config.input_columns``, so that predicting
+    needs no task options: the file is read by the names the model was trained on.
+    """
+    saved = getattr(config, "input_columns", None)
+    if saved is None:
+        return DEFAULT_INPUT_COLUMNS
+    if not (
+        isinstance(saved, list | tuple)
+        and 1 <= len(saved) <= 2
+        and all(isinstance(name, str) and name for name in saved)
+    ):
+        raise TaskError(f"the model's config.json has input_columns {saved!r}; expected one or two column names")
+    return tuple(saved)
 
 
 # What a model folder that exists but cannot be loaded raises: a missing or damaged config, tokenizer or
@@ -179,6 +205,12 @@ class TextClassifier:
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.multi_label = config.problem_type == "multi_label_classification"
         self.thresholds = thresholds_from_config(config, self.labels) if self.multi_label else None
+        self.input_columns = input_columns(config)
+
+    @property
+    def pairs(self) -> bool:
+        """Whether the model classifies sentence pairs (two input columns) rather than single texts."""
+        return len(self.input_columns) == 2
 
     @classmethod
     def load(cls, name_or_path: str, precision: str = "auto", max_length: int | None = None) -> TextClassifier:
@@ -199,14 +231,25 @@ class TextClassifier:
             backend = f"pytorch {precision}"
         return cls(tokenizer, config, run, names, model_max_length(tokenizer, config, max_length), backend)
 
-    def encode(self, texts: Sequence[str]) -> tuple[dict[str, list], np.ndarray]:
-        """Token ids of every text, cut to ``max_length``, and which texts were cut."""
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+    def encode(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+    ) -> tuple[dict[str, list], np.ndarray]:
+        """Token ids of every text (or pair), cut to ``max_length``, and which were cut.
+
+        A pair is cut as training and ``pipeline()`` cut it ("longest_first"), so the scores match theirs.
+        """
+        texts, pairs = list(texts), _pairs_for(texts, text_pairs)
+        encoded = self.tokenizer(texts, pairs, truncation=TRUNCATION, max_length=self.max_length)
         lengths = np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
         truncated = np.zeros(len(texts), dtype=bool)
         at_limit = np.nonzero(lengths >= self.max_length)[0]  # only these can have been cut
         if len(at_limit):
-            full = self.tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
+            full = self.tokenizer(
+                [texts[i] for i in at_limit],
+                None if pairs is None else [pairs[i] for i in at_limit],
+                truncation=False,
+                verbose=False,
+            )["input_ids"]
             truncated[at_limit] = [len(ids) > self.max_length for ids in full]
         keys = [key for key in encoded if key in self.input_names or key == "attention_mask"]
         return {key: encoded[key] for key in keys}, truncated
@@ -217,9 +260,13 @@ class TextClassifier:
         batch_size: int = BATCH_SIZE,
         batch_tokens: int = BATCH_TOKENS,
         progress: bool = False,
+        text_pairs: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Raw logits in input order, from length-sorted batches; and the truncation flags."""
-        encoded, truncated = self.encode(texts)
+        """Raw logits in input order, from length-sorted batches; and the truncation flags.
+
+        A pair's length is its two texts' together, so the token budget holds for pairs as for texts.
+        """
+        encoded, truncated = self.encode(texts, text_pairs)
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")  # longest first: a memory problem shows at once
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
@@ -245,18 +292,29 @@ class TextClassifier:
         batch_size: int = BATCH_SIZE,
         batch_tokens: int = BATCH_TOKENS,
         progress: bool = False,
+        text_pairs: Sequence[str] | None = None,
     ) -> TextPredictions:
-        """Scores and labels for every text; empty texts get NaN scores and no labels."""
+        """Scores and labels for every text, or every ``(text, text_pair)`` with ``text_pairs``.
+
+        Empty rows (a pair is empty when both its texts are) get NaN scores and no labels.
+        """
         if batch_size < 1:
             raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
         if batch_tokens < 1:
             raise TaskError(f"--batch_tokens must be a positive number, got {batch_tokens}")
-        empty = np.array([not text.strip() for text in texts], dtype=bool)
+        pairs = _pairs_for(texts, text_pairs)
+        empty = np.array(
+            [not text.strip() and (pairs is None or not pairs[row].strip()) for row, text in enumerate(texts)],
+            dtype=bool,
+        )
         present = np.nonzero(~empty)[0]
         scores = np.full((len(texts), len(self.labels)), np.nan)
         truncated = np.zeros(len(texts), dtype=bool)
         if len(present):
-            logits, cut = self.logits([texts[i] for i in present], batch_size, batch_tokens, progress)
+            present_pairs = None if pairs is None else [pairs[i] for i in present]
+            logits, cut = self.logits(
+                [texts[i] for i in present], batch_size, batch_tokens, progress, text_pairs=present_pairs
+            )
             scores[present] = self.scores(logits)
             truncated[present] = cut
         labels: list[list[str]] = []
@@ -270,3 +328,13 @@ class TextClassifier:
             else:
                 labels.append([self.labels[int(np.argmax(row_scores))]])
         return TextPredictions(scores=scores, labels=labels, empty=empty, truncated=truncated)
+
+
+def _pairs_for(texts: Sequence[str], text_pairs: Sequence[str] | None) -> list[str] | None:
+    """``text_pairs`` as a list, one per text: a count that differs would pair texts with the wrong partners."""
+    if text_pairs is None:
+        return None
+    pairs = list(text_pairs)
+    if len(pairs) != len(texts):
+        raise TaskError(f"{len(texts)} texts but {len(pairs)} text pairs; give one text_pair per text")
+    return pairs

@@ -28,7 +28,13 @@ from tasks import TaskError
 from trainer_tasks.core.files import write_json_atomic
 from trainer_tasks.core.output_files import EXPORT_RECORD
 from trainer_tasks.core.saved_model import cannot_load, load_classifier_files
-from trainer_tasks.inference.classifier import LOAD_ERRORS, ONNX_FILE, TextClassifier, model_max_length
+from trainer_tasks.inference.classifier import (
+    LOAD_ERRORS,
+    ONNX_FILE,
+    TextClassifier,
+    input_columns,
+    model_max_length,
+)
 from trainer_tasks.inference.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
 
 MIN_OPSET = 1  # ONNX numbers opsets from 1; those too old for the model's operators are caught after export
@@ -142,8 +148,11 @@ def export_onnx(
     accepted = inspect.signature(model.forward).parameters
     names = [name for name in tokenizer.model_input_names if name in accepted]
     max_length = model_max_length(tokenizer, config, None)
-    # Two examples of different lengths: a batch of one would let the exporter fix the batch size.
-    sample = tokenizer(["an example", "a somewhat longer example text"], padding=True, return_tensors="pt")
+    # Two examples of different lengths: a batch of one would let the exporter fix the batch size. A pair
+    # model's examples are pairs, so the traced inputs (token_type_ids among them) are as predict gives them.
+    examples = ["an example", "a somewhat longer example text"]
+    partners = ["its partner", "another"] if len(input_columns(config)) == 2 else None
+    sample = tokenizer(examples, partners, padding=True, return_tensors="pt")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence", max=max_length)
 
     try:
@@ -235,8 +244,14 @@ def exported_opset(path: str) -> int:
 
 
 def max_score_difference(pytorch_model: str, onnx_folder: str, texts: tuple[str, ...]) -> float:
-    """Largest absolute difference between the two models' scores, batched as ``predict`` batches."""
-    reference = TextClassifier.load(pytorch_model, precision="fp32").predict(list(texts), batch_size=4)
-    exported = TextClassifier.load(onnx_folder).predict(list(texts), batch_size=4)
+    """Largest absolute difference between the two models' scores, batched as ``predict`` batches.
+
+    A sentence-pair model is checked on pairs (each text with the list's reverse), so the second
+    segment, its separator and truncation of the longer text are compared too.
+    """
+    original = TextClassifier.load(pytorch_model, precision="fp32")
+    pairs = list(reversed(texts)) if original.pairs else None
+    reference = original.predict(list(texts), batch_size=4, text_pairs=pairs)
+    exported = TextClassifier.load(onnx_folder).predict(list(texts), batch_size=4, text_pairs=pairs)
     present = ~reference.empty
     return float(np.max(np.abs(reference.scores[present] - exported.scores[present])))

@@ -1,12 +1,15 @@
 """Reading texts to classify: CSV/TSV (a column), JSON Lines or plain text, plain or gzipped, or standard input.
 
-Every input row is one text, empty ones included, so every output row matches an input row."""
+Every input row is one text, empty ones included, so every output row matches an input row. A
+sentence-pair model reads two columns (or keys) per row; plain text, one text a line, cannot hold
+a pair and is refused for it."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -52,21 +55,47 @@ def check_input(path: str) -> None:
 
 def read_texts(path: str, text_column: str = "text") -> list[str]:
     """One text per input row, in order; blank rows become ``""`` (kept, so the output lines up)."""
+    return read_columns(path, [text_column])[0]
+
+
+def read_columns(path: str, columns: Sequence[str]) -> list[list[str]]:
+    """One list per column (one text per input row each, in order): ``[texts]``, or ``[texts, text_pairs]``.
+
+    Blank rows become ``""`` in every column (kept, so the output lines up). Plain text and standard
+    input hold one text a line: read for one column whatever its name, refused for two.
+    """
+    columns = list(columns)
     if path == "-":
-        return _read_stdin()
+        _one_column_only("standard input", columns)
+        return [_read_stdin()]
     check_input(path)
     name = _format_name(path)
     suffix = os.path.splitext(name)[1]
     with readable(path):  # not UTF-8, damaged gzip, permission denied: one line naming the file
         if suffix in CSV_SEPARATORS:
-            return _read_csv(path, CSV_SEPARATORS[suffix], text_column)
+            return _read_csv(path, CSV_SEPARATORS[suffix], columns)
         if suffix in JSONL_SUFFIXES:
-            return _read_jsonl(path, text_column)
+            return _read_jsonl(path, columns)
+        _one_column_only(path, columns)
         with open_text(path) as handle:
             lines = handle.read().split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line does not start another one
-    return [line.removesuffix("\r") for line in lines]
+    return [[line.removesuffix("\r") for line in lines]]
+
+
+def _one_column_only(source: str, columns: Sequence[str]) -> None:
+    """Plain text has one text a line: a pair model would get its first texts with empty partners."""
+    if len(columns) > 1:
+        raise TaskError(
+            f"{source}: plain text holds one text a line, but the model classifies text pairs "
+            f"({', '.join(columns)}); pass a CSV/TSV or JSON Lines file with both columns"
+        )
+
+
+def _column_hint(columns: Sequence[str]) -> str:
+    """How to name other columns: the option with as many names as the model reads."""
+    return "--text_column A B" if len(columns) > 1 else "--text_column NAME"
 
 
 def _read_stdin() -> list[str]:
@@ -79,7 +108,7 @@ def _read_stdin() -> list[str]:
         ) from None
 
 
-def _read_csv(path: str, separator: str, text_column: str) -> list[str]:
+def _read_csv(path: str, separator: str, columns: Sequence[str]) -> list[list[str]]:
     try:
         frame = pd.read_csv(
             path,
@@ -95,32 +124,49 @@ def _read_csv(path: str, separator: str, text_column: str) -> list[str]:
         raise TaskError(
             f"{path}: cannot parse as {'tab' if separator == chr(9) else 'comma'}-separated: {error}"
         ) from None
-    if text_column not in frame.columns:
-        raise TaskError(f"{path}: no column {text_column!r}; found {list(frame.columns)}; pass --text_column NAME")
-    return frame[text_column].fillna("").astype(str).tolist()
+    for column in columns:
+        if column not in frame.columns:
+            wanted = f" (the model reads {', '.join(map(repr, columns))})" if len(columns) > 1 else ""
+            raise TaskError(
+                f"{path}: no column {column!r}{wanted}; found {list(frame.columns)}; pass {_column_hint(columns)}"
+            )
+    return [frame[column].fillna("").astype(str).tolist() for column in columns]
 
 
-def _read_jsonl(path: str, text_column: str) -> list[str]:
-    texts = []
+def _read_jsonl(path: str, columns: Sequence[str]) -> list[list[str]]:
+    texts: list[list[str]] = [[] for _ in columns]
     with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                texts.append("")
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaskError(
-                    f"{path} line {number}: not valid JSON ({error.msg}); expected JSON Lines, one object per line"
-                ) from None
-            if isinstance(record, str):
-                texts.append(record)
-                continue
-            if not isinstance(record, dict) or text_column not in record:
-                found = list(record) if isinstance(record, dict) else type(record).__name__
-                raise TaskError(f"{path} line {number}: no {text_column!r} key (found {found}); pass --text_column")
-            value = record[text_column]
-            if value is not None and not isinstance(value, str):
-                raise TaskError(f"{path} line {number}: {text_column!r} must be a string, got {type(value).__name__}")
-            texts.append(value or "")
+            for column, value in zip(texts, _jsonl_values(path, number, line, columns), strict=True):
+                column.append(value)
     return texts
+
+
+def _jsonl_values(path: str, number: int, line: str, columns: Sequence[str]) -> list[str]:
+    """One JSON Lines row's texts: ``""`` each for a blank line, the string itself for a bare string (one column)."""
+    if not line.strip():
+        return [""] * len(columns)
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise TaskError(
+            f"{path} line {number}: not valid JSON ({error.msg}); expected JSON Lines, one object per line"
+        ) from None
+    if isinstance(record, str):
+        if len(columns) == 1:
+            return [record]
+        raise TaskError(
+            f"{path} line {number}: a bare string is one text, but the model classifies text pairs "
+            f"({', '.join(columns)}); write objects with both keys"
+        )
+    hint = "pass --text_column" if len(columns) == 1 else f"pass {_column_hint(columns)}"
+    values = []
+    for column in columns:
+        if not isinstance(record, dict) or column not in record:
+            found = list(record) if isinstance(record, dict) else type(record).__name__
+            raise TaskError(f"{path} line {number}: no {column!r} key (found {found}); {hint}")
+        value = record[column]
+        if value is not None and not isinstance(value, str):
+            raise TaskError(f"{path} line {number}: {column!r} must be a string, got {type(value).__name__}")
+        values.append(value or "")
+    return values

@@ -1,6 +1,7 @@
 """Writing predictions: one row per input row, in input order, as CSV/TSV, JSON Lines or on standard output.
 
-The destination is checked before any text is classified, and written atomically."""
+The destination is checked before any text is classified, and written atomically. Rows of a
+sentence-pair model carry both texts: ``text_pair`` follows ``text``."""
 
 from __future__ import annotations
 
@@ -19,18 +20,28 @@ from trainer_tasks.inference.readers import CSV_SEPARATORS, JSONL_SUFFIXES
 LABEL_SEPARATOR = "|"
 
 
-def prediction_rows(texts: Sequence[str], predictions: TextPredictions, label_names: Sequence[str]) -> list[dict]:
-    """One JSON-ready record per input row, numbered from 1 in input order."""
+def prediction_rows(
+    texts: Sequence[str],
+    predictions: TextPredictions,
+    label_names: Sequence[str],
+    text_pairs: Sequence[str] | None = None,
+) -> list[dict]:
+    """One JSON-ready record per input row, numbered from 1 in input order.
+
+    With ``text_pairs`` each record shows the pair (``text_pair`` after ``text``): the label belongs
+    to the two texts together, so a reader needs both to check it.
+    """
     rows = []
     for index, text in enumerate(texts):
         empty = bool(predictions.empty[index])
         scores = (
             None if empty else {name: float(s) for name, s in zip(label_names, predictions.scores[index], strict=True)}
         )
+        shown = {"text": text} if text_pairs is None else {"text": text, "text_pair": text_pairs[index]}
         rows.append(
             {
                 "row": index + 1,
-                "text": text,
+                **shown,
                 "labels": predictions.labels[index],
                 "scores": scores,
                 "empty": empty,
@@ -83,22 +94,24 @@ def check_output(output: str | None, input_path: str = "-") -> str:
     return suffix
 
 
-def write_predictions(rows: list[dict], label_names: Sequence[str], output: str | None) -> None:
+def write_predictions(rows: list[dict], label_names: Sequence[str], output: str | None, pairs: bool = False) -> None:
     """CSV when ``output`` ends in .csv/.tsv, else JSON Lines; standard output when ``output`` is None.
+
+    ``pairs``: the rows hold text pairs, so a CSV has a ``text_pair`` column (in its header even with no rows).
 
     A file is written beside ``output`` and renamed over it at the end, so a run that is stopped or
     fails mid-way (disk full) leaves the old file or none, never half a predictions file.
     """
     suffix = output_suffix(output)
     if output is None:
-        _write_rows(sys.stdout, rows, label_names, suffix)
+        _write_rows(sys.stdout, rows, label_names, suffix, pairs)
         return
     # Named after its target and this process (not mkstemp: its 0600 mode would stay on the predictions).
     folder, name = os.path.split(os.path.abspath(output))
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w", encoding="utf-8", newline="") as stream:
-            _write_rows(stream, rows, label_names, suffix)
+            _write_rows(stream, rows, label_names, suffix, pairs)
         os.replace(temporary, output)
     except OSError as error:
         raise TaskError(
@@ -109,14 +122,16 @@ def write_predictions(rows: list[dict], label_names: Sequence[str], output: str 
             os.unlink(temporary)
 
 
-def _write_rows(stream: TextIO, rows: list[dict], label_names: Sequence[str], suffix: str) -> None:
+def _write_rows(stream: TextIO, rows: list[dict], label_names: Sequence[str], suffix: str, pairs: bool) -> None:
     if suffix in CSV_SEPARATORS:
         writer = csv.writer(stream, delimiter=CSV_SEPARATORS[suffix])
-        writer.writerow(["row", "text", "labels", *[f"score_{name}" for name in label_names], "empty", "truncated"])
+        texts = ["text", "text_pair"] if pairs else ["text"]
+        writer.writerow(["row", *texts, "labels", *[f"score_{name}" for name in label_names], "empty", "truncated"])
         for row in rows:
             scores = [row["scores"][name] for name in label_names] if row["scores"] else [""] * len(label_names)
             flags = [int(row["empty"]), int(row["truncated"])]
-            writer.writerow([row["row"], row["text"], LABEL_SEPARATOR.join(row["labels"]), *scores, *flags])
+            shown = [row[column] for column in texts]
+            writer.writerow([row["row"], *shown, LABEL_SEPARATOR.join(row["labels"]), *scores, *flags])
     else:
         for row in rows:
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
