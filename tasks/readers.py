@@ -312,6 +312,21 @@ def saved_kind(folder: str) -> str | None:
     return None
 
 
+def is_dataset_repository(folder: str) -> bool:
+    """A local copy of a Hub dataset repository (``git clone``, ``hf download --repo-type dataset``): a dataset
+    card whose YAML header declares its configs or features. ``load_dataset`` reads it as it reads the Hub
+    (splits from the card or the file names, ``ClassLabel`` names from the declared features), offline."""
+    card = os.path.join(folder, "README.md")
+    if saved_kind(folder) is not None or not os.path.isfile(card):
+        return False
+    with open(card, encoding="utf-8", errors="replace") as handle:
+        header = handle.read(65536)
+    if not header.startswith("---"):
+        return False
+    front = header.split("---", 2)[1] if header.count("---") >= 2 else ""
+    return any(line.startswith(("configs:", "dataset_info:")) for line in front.splitlines())
+
+
 def _not_saved_message(folder: str) -> str:
     return (
         f"{folder}: is a folder, but not one written by save_to_disk (it has neither {DATASET_DICT_FILE} nor "
@@ -361,12 +376,13 @@ def _first_line(error: BaseException) -> str:
 def read_dataset(
     name: str, *, config_name: str | None = None, revision: str | None = None, cache_dir: str | None = None
 ) -> DatasetSplits:
-    """A Hub dataset or a local ``save_to_disk`` folder (a single ``Dataset`` becomes the split ``train``).
+    """A Hub dataset (or a local copy of its repository) or a local ``save_to_disk`` folder (a single
+    ``Dataset`` becomes the split ``train``).
 
     Local folders are recognised first: ``load_dataset`` would read a DatasetDict folder's Arrow
     files as raw data files and any other folder as a folder of files, both silently wrong here.
     """
-    if os.path.isdir(name):
+    if os.path.isdir(name) and not is_dataset_repository(name):
         kind = saved_kind(name)
         if kind is None:
             raise TaskError(_not_saved_message(name))

@@ -307,3 +307,50 @@ def test_a_recipe_holds_every_generic_option(tmp_path, tiny_bert):
     ]
     card = Path(out, "README.md").read_text()
     assert "test: test.tsv" in card and "cooking" in card
+
+
+HUB_CARD = """---
+dataset_info:
+  features:
+  - name: sentence
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': very bad
+          '1': bad
+          '2': good
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*
+  - split: test
+    path: data/test-*
+  - split: unsupervised
+    path: data/unsupervised-*
+---
+# A dataset repository as the Hub serves it
+"""
+
+
+def test_a_hub_dataset_repository_gives_class_names_and_its_own_splits(tmp_path, caplog):
+    """The Hub path itself (``load_dataset``), offline, on a local copy of a dataset repository."""
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "README.md").write_text(HUB_CARD)
+    words = ["awful", "poor", "great"]  # ids 0..2 are "very bad", "bad", "good": not sorted names
+    for split, n, labelled in (("train", 90, True), ("test", 30, True), ("unsupervised", 20, False)):
+        ids = [i % 3 for i in range(n)]
+        frame = pd.DataFrame(
+            {"sentence": [f"{words[k]} film {split} {i}" for i, k in enumerate(ids)], "label": ids if labelled else -1}
+        )
+        frame.to_parquet(repo / "data" / f"{split}-00000-of-00001.parquet")
+    with caplog.at_level("INFO"):
+        task, splits = build(dataset_name=str(repo), cache_dir=str(tmp_path / "cache"), columns={"text": ("sentence",)})
+    assert task.labels == ("very bad", "bad", "good")  # the ClassLabel order, not sorted
+    assert splits["test"]["text"][:3] == ["awful film test 0", "poor film test 1", "great film test 2"]
+    assert splits["test"]["labels"][:3] == [0, 1, 2]
+    assert len(splits["train"]) + len(splits["validation"]) == 90
+    assert any("unsupervised" in r.getMessage() and "20 rows" in r.getMessage() for r in caplog.records)
