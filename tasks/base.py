@@ -152,6 +152,8 @@ class Task:
             the data and returns the task with its labels, head and metrics set; that task's
             ``build_dataset`` then returns the splits already read. ``None`` for fixed labels.
         reads_columns: whether the task reads ``DataConfig.columns`` (else they are refused).
+        summary: for a task whose labels come from the data, the sentence its description starts
+            with once they are known (the labels follow).
     """
 
     name: str
@@ -169,6 +171,7 @@ class Task:
     limitations: Sequence[str] = ()
     configure: Callable[[DataConfig], Task] | None = None
     reads_columns: bool = False
+    summary: str = ""
 
     def __post_init__(self) -> None:
         if self.problem_type not in PROBLEM_TYPES:
@@ -195,6 +198,28 @@ class Task:
                 )
             return self
         return self.configure(config)
+
+    def for_labels(self, labels: Sequence[str], problem_type: str) -> Task:
+        """The task with the labels and head a run found in its data (a saved run's card, a report); a task
+        with fixed labels is itself. Its metrics are the shared ones for that head."""
+        if self.configure is None:
+            return self
+        from dataclasses import replace
+
+        from tasks.metrics import multi_label_metrics, single_label_metrics
+
+        multi = problem_type == "multi_label_classification"
+        shown = ", ".join(labels[:8]) + (", ..." if len(labels) > 8 else "")
+        return replace(
+            self,
+            description=f"{self.summary or self.description} {'Multi' if multi else 'Single'}-label, "
+            f"{len(labels)} labels: {shown}.",
+            labels=tuple(labels),
+            problem_type=problem_type,
+            compute_metrics=multi_label_metrics(labels) if multi else single_label_metrics(labels),
+            primary_metric="jaccard_samples" if multi else "accuracy",
+            configure=None,
+        )
 
     @property
     def is_multi_label(self) -> bool:

@@ -20,13 +20,10 @@ import pandas as pd
 
 from tasks import data, labels, splits
 from tasks.base import Columns, DataConfig, Task, TaskError
-from tasks.metrics import multi_label_metrics, single_label_metrics
+from tasks.metrics import single_label_metrics
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
-
-PRIMARY_METRIC = {"single_label_classification": "accuracy", "multi_label_classification": "jaccard_samples"}
-
 
 def wanted_columns(columns: Columns, group_column: str | None) -> tuple[list[str], list[str]]:
     """The columns a file must have (texts, labels) and may have (the group column)."""
@@ -133,26 +130,12 @@ def configure_text(config: DataConfig) -> Task:
     dataset = splits.to_dataset_dict(
         texts, values, parts, parsed.names, multi_label=multi, origin=data.sources(frame), text_pairs=pairs
     )
-    return defined_task(parsed.names, parsed.problem_type, dataset, config.columns)
+    return defined_task(parsed.names, parsed.problem_type, dataset)
 
 
-def defined_task(names: tuple[str, ...], problem_type: str, dataset: DatasetDict, columns: Columns) -> Task:
+def defined_task(names: tuple[str, ...], problem_type: str, dataset: DatasetDict) -> Task:
     """``TEXT`` with the labels and head the data defined; its builder returns the splits already read."""
-    multi = problem_type == "multi_label_classification"
-    metrics = multi_label_metrics(names) if multi else single_label_metrics(names)
-    kind = "multi-label" if multi else "single-label"
-    pair = f" of text pairs ({columns.text[0]}, {columns.text[1]})" if len(columns.text) > 1 else ""
-    return dataclasses.replace(
-        TEXT,
-        description=f"Your own labelled text{pair}: {kind}, {len(names)} labels ({', '.join(names[:8])}"
-        + (", ...)" if len(names) > 8 else ")"),
-        labels=names,
-        problem_type=problem_type,
-        build_dataset=lambda _config: dataset,
-        compute_metrics=metrics,
-        primary_metric=PRIMARY_METRIC[problem_type],
-        configure=None,
-    )
+    return dataclasses.replace(TEXT.for_labels(names, problem_type), build_dataset=lambda _config: dataset)
 
 
 def build_text(config: DataConfig) -> DatasetDict:
@@ -171,6 +154,7 @@ TEXT = Task(
     primary_metric="accuracy",
     configure=configure_text,
     reads_columns=True,
+    summary="Your own labelled text.",
     language="",
     limitations=(
         "Trained on the data named in this card only: texts unlike it (another domain, language, time or writing "

@@ -354,3 +354,24 @@ def test_a_hub_dataset_repository_gives_class_names_and_its_own_splits(tmp_path,
     assert splits["test"]["labels"][:3] == [0, 1, 2]
     assert len(splits["train"]) + len(splits["validation"]) == 90
     assert any("unsupervised" in r.getMessage() and "20 rows" in r.getMessage() for r in caplog.records)
+
+
+def test_multi_label_list_run_and_its_card_rerendered_by_the_card_command(tmp_path, tiny_bert):
+    import train
+    from trainer_tasks.commands import main as cli
+
+    rng = random.Random(5)
+    records = []
+    for i in range(200):
+        tags = sorted({topic for topic in TOPICS if rng.random() < 0.4})
+        words = [word for tag in tags for word in rng.sample(TOPICS[tag], 2)]
+        records.append({"text": f"{' '.join(words)} item {i}", "tags": tags})
+    path = write(pd.DataFrame(records), tmp_path / "tagged", "jsonl")
+    out = str(tmp_path / "out")
+    result = train.main(train_args(tiny_bert, out, "--task", "text", "--data_files", path, "--label_column", "tags"))
+    assert result["problem_type"] == "multi_label_classification" and result["labels"] == sorted(TOPICS)
+    card = Path(out, "README.md").read_text()
+    assert "any number of labels" in card and "Rows with each label" in card
+    Path(out, "README.md").unlink()
+    assert cli.main(["card", out]) == 0
+    assert Path(out, "README.md").read_text() == card

@@ -61,6 +61,7 @@ def run_card(args: argparse.Namespace) -> None:
         task = get_task(args.task or results.task)
     except TaskError as error:
         raise TaskError(f"{error}; pass --task with the spec the run used (e.g. path/to/file.py:NAME)") from None
+    task = task.for_labels(results.labels, results.problem_type)  # the generic task's labels are the run's
     hub = results.hub or {}
     repo_id = args.hub_model_id or hub.get("model_id")
     api = None
