@@ -175,11 +175,15 @@ def build_news(config: DataConfig) -> DatasetDict:
     names = [f"{name} ({code})" for code, name in CATEGORY_CODES.items()]
     data.check_classes(frame, labels, names, data.long_texts_note(read, len(frame), limit))
     if config.split == "story":
-        parts = splits.split_frame(frame, config, groups=story_groups(frame))
+        groups = story_groups(frame)
+        parts = splits.split_frame(frame, config, groups=groups)
     else:
-        parts = splits.split_frame(frame, config, stratify=labels, groups=splits.groups_of(frame, config))
+        groups = splits.groups_of(frame, config)
+        parts = splits.split_frame(frame, config, stratify=labels, groups=groups)
     texts = frame["text"].to_numpy()
-    return splits.to_dataset_dict(texts, labels, parts, LABELS, multi_label=False, origin=data.sources(frame))
+    return splits.to_dataset_dict(
+        texts, labels, parts, LABELS, multi_label=False, origin=data.sources(frame), groups=groups
+    )
 
 
 NEWS = Task(

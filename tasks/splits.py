@@ -295,9 +295,11 @@ def to_dataset_dict(
     multi_label: bool,
     origin: str = "the data",
     text_pairs: Sequence[str] | None = None,
+    groups: np.ndarray | None = None,
 ) -> DatasetDict:
     """The engine's input: ``text`` (and ``text_pair`` for sentence pairs) and ``labels`` (class ids,
-    or float 0/1 vectors for BCE).
+    or float 0/1 vectors for BCE); ``group`` (str) when the split was grouped, so that test scores
+    can be resampled by group (a confidence interval by example would be too narrow).
 
     ``origin`` names the files (``data.sources``) for the message when a split came out empty.
     """
@@ -309,6 +311,8 @@ def to_dataset_dict(
     else:
         label_feature = ClassLabel(names=list(label_names))
     columns = {"text": Value("string"), **({"text_pair": Value("string")} if text_pairs is not None else {})}
+    if groups is not None:
+        columns["group"] = Value("string")
     features = Features({**columns, "labels": label_feature})
     texts = np.asarray(texts, dtype=object)
     pairs = np.asarray(text_pairs, dtype=object) if text_pairs is not None else None
@@ -323,6 +327,8 @@ def to_dataset_dict(
         values = {"text": texts[rows].tolist(), "labels": split_labels}
         if pairs is not None:
             values["text_pair"] = pairs[rows].tolist()
+        if groups is not None:
+            values["group"] = [str(group) for group in np.asarray(groups)[rows]]
         splits[name] = Dataset.from_dict(values, features=features)
     logger.info("split %d rows: %s", len(texts), ", ".join(f"{name} {len(split)}" for name, split in splits.items()))
     return DatasetDict(splits)

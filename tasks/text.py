@@ -25,6 +25,7 @@ from tasks.metrics import single_label_metrics
 if TYPE_CHECKING:
     from datasets import DatasetDict
 
+
 def wanted_columns(columns: Columns, group_column: str | None) -> tuple[list[str], list[str]]:
     """The columns a file must have (texts, labels) and may have (the group column)."""
     label_columns = list(columns.label_columns) or [columns.label or "label"]
@@ -120,7 +121,8 @@ def configure_text(config: DataConfig) -> Task:
     values = parsed.values[frame["__label_row__"].to_numpy()]
     data.check_classes(frame, values, parsed.names, data.long_texts_note(read, len(frame), config.max_text_chars))
     stratify = values.astype(int) if not multi else values[:, int(np.argmax(values.sum(axis=0)))].astype(int)
-    parts = splits.split_frame(frame, config, stratify=stratify, groups=splits.groups_of(frame, config))
+    groups = splits.groups_of(frame, config)
+    parts = splits.split_frame(frame, config, stratify=stratify, groups=groups)
     if not parsed.fixed and splits.SPLIT_COLUMN in frame:
         labels.unseen_labels_error(frame, dataclasses.replace(parsed, values=values), parts["train"])
     texts = data.visible_text(frame[config.columns.text[0]].astype(str)).to_numpy()
@@ -128,7 +130,14 @@ def configure_text(config: DataConfig) -> Task:
     if len(config.columns.text) > 1:
         pairs = data.visible_text(frame[config.columns.text[1]].astype(str)).to_numpy()
     dataset = splits.to_dataset_dict(
-        texts, values, parts, parsed.names, multi_label=multi, origin=data.sources(frame), text_pairs=pairs
+        texts,
+        values,
+        parts,
+        parsed.names,
+        multi_label=multi,
+        origin=data.sources(frame),
+        text_pairs=pairs,
+        groups=groups,
     )
     return defined_task(parsed.names, parsed.problem_type, dataset)
 

@@ -93,9 +93,12 @@ def build_toxic(config: DataConfig) -> DatasetDict:
     frame, labels = frame.loc[keep].reset_index(drop=True), labels[keep]
     data.check_classes(frame, labels, LABELS, data.long_texts_note(read, len(frame), config.max_text_chars))
     # Stratify on the most frequent label so validation and test get their share of toxic comments.
-    parts = splits.split_frame(frame, config, stratify=labels[:, 0].astype(int), groups=splits.groups_of(frame, config))
+    groups = splits.groups_of(frame, config)
+    parts = splits.split_frame(frame, config, stratify=labels[:, 0].astype(int), groups=groups)
     texts = frame["text"].to_numpy()
-    return splits.to_dataset_dict(texts, labels, parts, LABELS, multi_label=True, origin=data.sources(frame))
+    return splits.to_dataset_dict(
+        texts, labels, parts, LABELS, multi_label=True, origin=data.sources(frame), groups=groups
+    )
 
 
 TOXIC = Task(

@@ -59,7 +59,9 @@ def tokenize_splits(
         encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
         return encoded
 
-    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=text_columns, desc="Tokenizing")
+    # the group column (a grouped split's) is for resampling test scores, not a model input
+    dropped = [*text_columns, *(["group"] if "group" in raw["train"].column_names else [])]
+    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=dropped, desc="Tokenizing")
     for name, split in splits.items():
         # An input that fills max_length was (almost always) cut: say how many, never truncate silently.
         cut = sum(1 for n in split["length"] if n >= length)
