@@ -51,6 +51,7 @@ from trainer_tasks.training.preprocessing import (
     max_length,
     tokenize_splits,
 )
+from trainer_tasks.training.selection import SelectionArguments, choose_model_selection
 from trainer_tasks.training.split_predictions import evaluate_test
 from trainer_tasks.training.student import load_tokenizer_and_model
 from trainer_tasks.training.thresholds import ThresholdArguments, tune_thresholds
@@ -65,6 +66,7 @@ ARGUMENT_TYPES = (
     LossArguments,
     ThresholdArguments,
     DistillationArguments,
+    SelectionArguments,
 )
 
 
@@ -90,7 +92,16 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def run(
-    task, output_folder, model_args, data_args, training_args, loss_args, threshold_args, distillation_args
+    task,
+    output_folder,
+    model_args,
+    data_args,
+    training_args,
+    loss_args,
+    threshold_args,
+    distillation_args,
+    selection_args,
+    *_,
 ) -> dict:
     """The run itself, in a claimed output folder: data, model, Trainer, test, results, card, push."""
     warnings = RunWarnings()
@@ -115,6 +126,7 @@ def run(
 
     fast_path = prepare_for_training(model, training_args, keep_every_position=distillation_args.reads_every_position)
     epoch_table = EpochTableCallback(task.primary_metric)
+    selection = choose_model_selection(training_args, task, selection_args)  # the best evaluation's weights
     trainer = build_trainer(
         task,
         raw["train"],
@@ -127,7 +139,7 @@ def run(
         processing_class=tokenizer,
         data_collator=make_collator(tokenizer, data_args),
         compute_metrics=task.compute_metrics,
-        callbacks=[epoch_table, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
+        callbacks=[epoch_table, *selection.callbacks, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
     checkpoint = resolve_checkpoint(training_args)
     if checkpoint is not None:
@@ -149,7 +161,7 @@ def run(
     )  # fmt: skip
     record.add(**loss_weight_results(trainer), **threshold_results, warnings=list(warnings))
     record.add(fast_path=fast_path.switches, loss_arguments=asdict(loss_args))
-    record.add(distillation_arguments=asdict(distillation_args))
+    record.add(distillation_arguments=asdict(distillation_args), **selection.results(trainer))
     if trainer.is_world_process_zero():
         print(write_results(training_args.output_dir, record))
     write_model_card(trainer, task, record)

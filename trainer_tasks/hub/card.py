@@ -34,6 +34,8 @@ from trainer_tasks.record.results import (
     data_source,
     duplicates_line,
     epoch_table,
+    kept_epoch,
+    kept_line,
     label_counts_table,
     markdown_table,
     redacted_command,
@@ -85,6 +87,8 @@ class CardData:
     primary_metric: str = ""
     test_metrics: dict[str, float] = field(default_factory=dict)  # without the "test_" prefix and timings
     epochs: list[dict] = field(default_factory=list)
+    kept_epoch: float | None = None  # the epoch whose weights were kept (marked in the table)
+    kept: str = ""  # which evaluation's weights were kept, and early stopping (record.results.kept_line)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     hardware: dict[str, Any] = field(default_factory=dict)
     world_size: int = 1
@@ -170,7 +174,8 @@ class CardData:
             "data": self,
             "title": self.model_id.rstrip("/").rsplit("/", 1)[-1],
             "labels_table": markdown_table(["id", "label", "meaning"], labels),
-            "epoch_table": epoch_table(self.epochs, self.primary_metric) if self.epochs else "",
+            "epoch_table": epoch_table(self.epochs, self.primary_metric, self.kept_epoch) if self.epochs else "",
+            "kept": self.kept,
             "test_table": test_table(tests) if tests else "",
             "primary_name": self.metric_name(self.primary_metric),
             "primary_value": None if primary is None or not math.isfinite(primary) else f"{primary:.4f}",
@@ -300,6 +305,8 @@ def collect_card(
             if not key.removeprefix("test_").endswith(NOT_METRICS)
         },
         epochs=list(record.epochs),
+        kept_epoch=kept_epoch(record),
+        kept=kept_line(record.kept_model, record.early_stopping),
         hyperparameters=_hyperparameters(training, data, world_size) | _fast_path(record),
         hardware=dict(record.hardware),
         world_size=world_size,

@@ -53,8 +53,32 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def epoch_table(epochs: Sequence[dict], metric_name: str) -> str:
-    """Thesis layout: epoch, train loss, val loss, val metric, train/val/total time in seconds."""
+def kept_line(kept: dict | None, stopping: dict | None) -> str:
+    """Which evaluation's weights the run saved, and whether it stopped early, in one sentence ("" if unknown)."""
+    if not kept:
+        return ""
+    epoch = kept.get("epoch")
+    step = kept.get("step")
+    where = f"epoch {epoch:g} (step {step})" if isinstance(epoch, int | float) else f"step {step}"
+    if str(kept.get("how", "")).startswith("best") and kept.get("metric"):
+        value = kept.get("value")
+        shown = f" ({value:.4f})" if isinstance(value, int | float) else ""
+        line = f"Kept model: the best evaluation by {kept['metric']}, {where}{shown}; marked * in the per-epoch table."
+    else:
+        line = f"Kept model: the last weights, {where}."
+    if stopping and stopping.get("stopped"):
+        line += (
+            f" Early stopping: no improvement for {stopping.get('patience')} evaluation(s); training stopped at "
+            f"epoch {stopping.get('epoch'):g} (step {stopping.get('step')})."
+        )
+    elif stopping:
+        line += f" Early stopping (patience {stopping.get('patience')}) did not trigger."
+    return line
+
+
+def epoch_table(epochs: Sequence[dict], metric_name: str, kept_epoch: float | None = None) -> str:
+    """Thesis layout: epoch, train loss, val loss, val metric, train/val/total time in seconds; the epoch whose
+    weights were kept is marked with a *."""
     header = [
         "epoch",
         "train loss",
@@ -66,7 +90,7 @@ def epoch_table(epochs: Sequence[dict], metric_name: str) -> str:
     ]
     rows = [
         [
-            row["epoch"],
+            f"{row['epoch']}*" if kept_epoch is not None and _same_epoch(row["epoch"], kept_epoch) else row["epoch"],
             row["train_loss"],
             row["val_loss"],
             row["val_metric"],
@@ -77,6 +101,20 @@ def epoch_table(epochs: Sequence[dict], metric_name: str) -> str:
         for row in epochs
     ]
     return markdown_table(header, rows)
+
+
+def _same_epoch(row_epoch: Any, kept_epoch: float) -> bool:
+    try:
+        return abs(float(row_epoch) - float(kept_epoch)) < 1e-6
+    except (TypeError, ValueError):
+        return False
+
+
+def kept_epoch(record: RunRecord) -> float | None:
+    """The epoch whose weights were kept, for marking the per-epoch table (only when chosen as the best)."""
+    kept = record.kept_model or {}
+    epoch = kept.get("epoch")
+    return float(epoch) if str(kept.get("how", "")).startswith("best") and isinstance(epoch, int | float) else None
 
 
 def test_table(test_metrics: dict[str, float]) -> str:
@@ -186,7 +224,8 @@ def render_results_markdown(record: RunRecord) -> str:
         several = " (a row may have several)" if record.problem_type.startswith("multi") else ""
         paragraphs.append(f"Rows per label{several}:\n\n{label_counts_table(data.label_counts, record.labels)}")
     paragraphs += [
-        epoch_table(record.epochs, record.primary_metric),
+        epoch_table(record.epochs, record.primary_metric, kept_epoch(record)),
+        *([kept_line(record.kept_model, record.early_stopping)] if record.kept_model else []),
         test_table(record.test_metrics),
         f"Test evaluation time: {_format(record.test_metrics.get('test_runtime'), 2)} s.",
     ]

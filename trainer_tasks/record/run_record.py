@@ -15,7 +15,15 @@ from typing import Any
 
 # Sections only some runs have (tuned thresholds: multi-label; in_progress: a checkpoint's card).
 ABSENT_WHEN_NONE = frozenset(
-    {"thresholds", "threshold_objective", "threshold_tuning", "test_metrics_tuned", "in_progress"}
+    {
+        "thresholds",
+        "threshold_objective",
+        "threshold_tuning",
+        "test_metrics_tuned",
+        "in_progress",
+        "kept_model",
+        "early_stopping",
+    }
 )
 # The data options that name where the splits came from, recorded as given (``DataRecord``, the card).
 DATA_SOURCE_FIELDS = (
@@ -113,6 +121,8 @@ class RunRecord:
     threshold_tuning: list[dict[str, Any]] | None = None
     test_metrics_tuned: dict[str, float] | None = None
     in_progress: str | None = None  # e.g. "epoch 2 of 4" in a checkpoint's card
+    kept_model: dict[str, Any] | None = None  # which evaluation's weights were saved (training.selection)
+    early_stopping: dict[str, Any] | None = None  # patience, and where training stopped
     extra: dict[str, Any] = field(default_factory=dict)  # keys of a newer version, kept as they were
 
     def add(self, **values: Any) -> RunRecord:

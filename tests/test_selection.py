@@ -1,0 +1,102 @@
+"""The kept weights are the best evaluation's, early stopping stops, and both are recorded.
+
+Planted: the given validation file carries the training mapping shifted by one class, so the more the
+model learns, the worse its validation accuracy gets; the best epoch is an early one, never the last.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import train_args
+
+import train
+from tasks import TaskError
+from trainer_tasks.inference.classifier import TextClassifier
+
+TOPICS = {
+    "food": ["recipe", "bread", "soup", "cheese", "oven"],
+    "sport": ["goal", "match", "team", "coach", "league"],
+    "tech": ["laptop", "chip", "software", "phone", "robot"],
+}
+SHIFTED = {"food": "sport", "sport": "tech", "tech": "food"}
+
+
+def write_planted(folder: Path) -> tuple[str, str, pd.DataFrame]:
+    rng = random.Random(11)
+    rows = []
+    for i in range(330):
+        topic = rng.choice(sorted(TOPICS))
+        rows.append({"text": f"{' '.join(rng.sample(TOPICS[topic], 3))} number {i}", "label": topic})
+    frame = pd.DataFrame(rows)
+    train_path, validation_path = folder / "train.csv", folder / "validation.csv"
+    frame.iloc[:270].to_csv(train_path, index=False)
+    validation = frame.iloc[270:].assign(label=frame["label"].iloc[270:].map(SHIFTED))
+    validation.to_csv(validation_path, index=False)
+    return str(train_path), str(validation_path), validation
+
+
+def run(tmp_path: Path, tiny_bert: str, *extra: str) -> tuple[dict, str, pd.DataFrame]:
+    train_path, validation_path, validation = write_planted(tmp_path)
+    out = str(tmp_path / "out")
+    train.main(
+        train_args(tiny_bert, out, "--task", "text", "--train_file", train_path, "--validation_file", validation_path,
+                   "--num_train_epochs", "6", *extra)
+    )  # fmt: skip
+    return json.loads(Path(out, "results.json").read_text()), out, validation
+
+
+def validation_accuracy(out: str, validation: pd.DataFrame) -> float:
+    classifier = TextClassifier.load(out, precision="fp32")
+    predicted = classifier.predict(validation["text"].tolist(), progress=False)
+    names = [classifier.labels[i] for i in np.argmax(predicted.scores, axis=1)]
+    return float(np.mean(np.array(names) == validation["label"].to_numpy()))
+
+
+def test_the_saved_model_is_the_best_epochs_not_the_last(tmp_path, tiny_bert):
+    results, out, validation = run(tmp_path, tiny_bert)
+    kept, epochs = results["kept_model"], results["epochs"]
+    values = [row["val_metric"] for row in epochs]
+    best = int(np.argmax(values))
+    assert kept["how"] == "best (in memory)" and kept["metric"] == "eval_accuracy"
+    assert best < len(epochs) - 1 and values[best] > values[-1]  # the plant worked: the last epoch is worse
+    assert kept["epoch"] == pytest.approx(epochs[best]["epoch"]) and kept["value"] == pytest.approx(values[best])
+    # the saved weights score what the kept evaluation scored (fp32 here, bf16 autocast in training: a row may flip)
+    assert validation_accuracy(out, validation) == pytest.approx(values[best], abs=2 / len(validation))
+    table = Path(out, "results.md").read_text()
+    assert f"| {epochs[best]['epoch']}* |" in table and "Kept model: the best evaluation by eval_accuracy" in table
+    assert "Kept model: the best evaluation" in Path(out, "README.md").read_text()
+
+
+def test_early_stopping_stops_and_says_when(tmp_path, tiny_bert, caplog):
+    with caplog.at_level("INFO"):
+        results, _, _ = run(tmp_path, tiny_bert, "--early_stopping_patience", "1")
+    stopping = results["early_stopping"]
+    assert stopping["stopped"] and stopping["patience"] == 1
+    assert len(results["epochs"]) < 6 and stopping["epoch"] == pytest.approx(results["epochs"][-1]["epoch"])
+    assert any("early stopping" in record.getMessage() for record in caplog.records)
+    assert "training stopped at epoch" in Path(tmp_path, "out", "README.md").read_text()
+
+
+def test_user_choices_are_kept(tmp_path, tiny_bert):
+    results, _, _ = run(
+        tmp_path, tiny_bert, "--save_strategy", "epoch", "--load_best_model_at_end", "true",
+        "--metric_for_best_model", "eval_loss",
+    )  # fmt: skip
+    kept = results["kept_model"]
+    losses = [row["val_loss"] for row in results["epochs"]]
+    assert kept["how"] == "best (load_best_model_at_end)" and kept["metric"] == "eval_loss"
+    assert kept["value"] == pytest.approx(min(losses), rel=1e-4)
+
+
+def test_early_stopping_needs_evaluations(tmp_path, tiny_bert, news_csv):
+    with pytest.raises(TaskError, match="--eval_strategy"):
+        train.main(
+            train_args(tiny_bert, str(tmp_path / "out"), "--task", "news", "--data_files", news_csv,
+                       "--eval_strategy", "no", "--early_stopping_patience", "2")
+        )  # fmt: skip
