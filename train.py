@@ -28,6 +28,7 @@ from trainer_tasks.core.secrets import check_no_secrets, install_log_redaction, 
 from trainer_tasks.fast_path.mixed_precision import precision_warnings
 from trainer_tasks.fast_path.prepare import prepare_for_training
 from trainer_tasks.hub.publish import ModelCardCallback, push_output, write_model_card
+from trainer_tasks.record.intervals import test_intervals
 from trainer_tasks.record.results import collect_results, write_results
 from trainer_tasks.training.arguments import DataArguments, ModelArguments, TaskTrainingArguments
 from trainer_tasks.training.checkpoints import interruption_advice, resolve_checkpoint
@@ -51,6 +52,7 @@ from trainer_tasks.training.preprocessing import (
     max_length,
     tokenize_splits,
 )
+from trainer_tasks.training.search import SearchArguments, check_search, refuse_multi_process_search, run_search
 from trainer_tasks.training.selection import SelectionArguments, choose_model_selection
 from trainer_tasks.training.split_predictions import evaluate_test
 from trainer_tasks.training.student import load_tokenizer_and_model
@@ -67,6 +69,7 @@ ARGUMENT_TYPES = (
     ThresholdArguments,
     DistillationArguments,
     SelectionArguments,
+    SearchArguments,
 )
 
 
@@ -78,8 +81,10 @@ class RunState:
 
 def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate on the test split, save the model, write ``results.json`` and the card, push if asked."""
+    refuse_multi_process_search(argv)  # before parsing, which joins a launch's process group
     arguments = parse_args(ARGUMENT_TYPES, argv)
     model_args, data_args, training_args = arguments[:3]
+    search_args = check_search(arguments, argv)  # --hp_search: one process, optuna, a valid space; else None
     RunState.training_args = training_args
     configure_logging(training_args)
     if data_args.task is None:
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     task = get_task(data_args.task)
     check_options_for_task(task, training_args, split=data_args.split, data=data_config(data_args, training_args))
     with claim_output_dir(training_args, RunIdentity.of(task, model_args.model_name_or_path)) as output_folder:
-        return run(task, output_folder, *arguments)
+        return run(task, output_folder, *arguments, search_args=search_args)
 
 
 def run(
@@ -102,6 +107,7 @@ def run(
     distillation_args,
     selection_args,
     *_,
+    search_args: SearchArguments | None = None,
 ) -> dict:
     """The run itself, in a claimed output folder: data, model, Trainer, test, results, card, push."""
     warnings = RunWarnings()
@@ -120,9 +126,16 @@ def run(
     label_counts = report_label_counts(raw, task)
     tokenizer, model = load_tokenizer_and_model(model_args, task, distillation_args)
     model.config.input_columns = list(config.columns.text)  # what `trainer-tasks predict` reads from a file
+    model.config.training_task = {"task": task.name, "columns": config.columns.saved_options()}  # for `evaluate`
     check_sequence_length(tokenizer, data_args.max_seq_length, model_token_limit(tokenizer, model.config))
     splits = tokenize_splits(raw, tokenizer, data_args, model.config)
     check_truncation(splits["train"]["length"], max_length(tokenizer, data_args, model.config), warnings)
+    if search_args is not None:  # trials scored on validation replace training, test and saving
+        return run_search(
+            task, output_folder, raw, splits, tokenizer, model_args=model_args, data_args=data_args,
+            training_args=training_args, loss_args=loss_args, distillation_args=distillation_args,
+            search_args=search_args,
+        )  # fmt: skip
 
     fast_path = prepare_for_training(model, training_args, keep_every_position=distillation_args.reads_every_position)
     epoch_table = EpochTableCallback(task.primary_metric)
@@ -150,6 +163,8 @@ def run(
         test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
         # multi-label only: tuned on validation, saved into the config; test scored from its predictions
         threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
+        if (threshold_results.get("threshold_rule") or {}).get("warning"):
+            warnings.add(threshold_results["threshold_rule"]["warning"])
     finally:
         fast_path.undo()  # what the fast path registered in transformers ends with the run
     check_losses(train_output.training_loss, test_metrics.get("test_loss"), warnings)
@@ -162,6 +177,7 @@ def run(
     record.add(**loss_weight_results(trainer), **threshold_results, warnings=list(warnings))
     record.add(fast_path=fast_path.switches, loss_arguments=asdict(loss_args))
     record.add(distillation_arguments=asdict(distillation_args), **selection.results(trainer))
+    record.add(test_intervals=test_intervals(task.compute_metrics, test_predictions, raw["test"]))  # every rank: seeded
     if trainer.is_world_process_zero():
         print(write_results(training_args.output_dir, record))
     write_model_card(trainer, task, record)

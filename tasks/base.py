@@ -64,6 +64,20 @@ class Columns:
         default = Columns()
         return [f"--{flag}" for flag, name in COLUMN_FLAGS.items() if getattr(self, name) != getattr(default, name)]
 
+    def saved_options(self) -> dict[str, object]:
+        """The options given, by field name, JSON-ready: what ``train.py`` saves in the model config
+        (``training_task``) so that ``trainer-tasks evaluate`` reads labelled files as training read them.
+
+        The label names (``labels``, ``labels_file``) are left out: the model's ``id2label`` holds them,
+        and a labels file's path means nothing on another machine.
+        """
+        default = Columns()
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name in COLUMN_FLAGS.values()
+            if name not in ("labels", "labels_file") and (value := getattr(self, name)) != getattr(default, name)
+        }
+
 
 # train.py option -> the Columns field it sets.
 COLUMN_FLAGS = {
@@ -98,6 +112,12 @@ class DataConfig:
         split: how missing splits are carved (``random``, or one the task declares).
         group_column: rows sharing this column's value stay on one side of a carved split.
         columns: the generic task's column options.
+        evaluation: read labelled data to score a trained model (``trainer-tasks evaluate``): the
+            builder returns only a ``test`` split holding every row of every given file, in file
+            order, and skips what only training needs: no carved splits, no refusal of data with one
+            class (``data.check_classes``) or of labels the training rows lack, and no row dropped by
+            ``max_text_chars`` (the model truncates long texts itself). Texts and labels are
+            validated as always.
     """
 
     data_files: tuple[str, ...] = ()
@@ -118,6 +138,11 @@ class DataConfig:
     test_split: str | None = None
     group_column: str | None = None
     columns: Columns = field(default_factory=Columns)
+    evaluation: bool = False
+
+    def text_char_limit(self, default: int | None = None) -> int | None:
+        """The ``max_text_chars`` rule (or the task's ``default``); none in evaluation, where every row counts."""
+        return None if self.evaluation else (self.max_text_chars or default)
 
     def split_files(self) -> dict[str, tuple[str, ...]]:
         """The files of each given split: ``data_files`` and ``train_file`` are both training rows."""

@@ -538,15 +538,23 @@ def parse_labels(
     return ids.to_numpy(dtype=np.int64)
 
 
-def check_classes(frame: pd.DataFrame, labels: np.ndarray, label_names: Sequence[str], dropped: str = "") -> None:
+def check_classes(
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    dropped: str = "",
+    *,
+    evaluation: bool = False,
+) -> None:
     """Refuse data whose labels leave nothing to learn, before the split hides why training is useless.
 
     Single-label (``labels`` are class ids): every row has one class. Multi-label (``labels`` is a
     0/1 matrix): every row has the same label set, e.g. no label set anywhere. Rare classes are
     fine here; the engine warns when a class is missing from the training split. ``dropped`` says
-    what cleaning removed (``long_texts_note``), as it may have removed the other classes.
+    what cleaning removed (``long_texts_note``), as it may have removed the other classes. Nothing is
+    refused in ``evaluation`` (``DataConfig.evaluation``): a file of one class scores a trained model fine.
     """
-    if len(labels) < MIN_ROWS:
+    if evaluation or len(labels) < MIN_ROWS:
         return  # too few rows to split at all: split_frame says so
     problem = _one_class(labels, label_names) if labels.ndim == 1 else _one_label_set(labels, label_names)
     if problem:

@@ -169,11 +169,13 @@ def build_news(config: DataConfig) -> DatasetDict:
         data.check_unique_ids(frame, "ID")
     labels = data.parse_labels(frame, "CATEGORY", LABELS, aliases=CATEGORY_CODES)
     frame = frame.rename(columns={"TITLE": "text"}).assign(label=labels)
-    read, limit = len(frame), config.max_text_chars or MAX_TITLE_CHARS
+    read, limit = len(frame), config.text_char_limit(MAX_TITLE_CHARS)
     frame = data.drop_long_texts(frame, limit).reset_index(drop=True)
     labels = frame["label"].to_numpy()
     names = [f"{name} ({code})" for code, name in CATEGORY_CODES.items()]
-    data.check_classes(frame, labels, names, data.long_texts_note(read, len(frame), limit))
+    data.check_classes(
+        frame, labels, names, data.long_texts_note(read, len(frame), limit), evaluation=config.evaluation
+    )
     if config.split == "story":
         groups = story_groups(frame)
         parts = splits.split_frame(frame, config, groups=groups)

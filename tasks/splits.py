@@ -175,8 +175,11 @@ def split_frame(
     for validation (the thesis's 80/20 then 10%). With ``groups`` every group lands on one side
     only; otherwise a seeded random split, stratified when ``stratify`` is given. Given splits keep
     their file order (the test rows are exactly the test file's rows); carved ones are shuffled, so
-    ``--max_*_samples`` takes a random sample.
+    ``--max_*_samples`` takes a random sample. In evaluation (``DataConfig.evaluation``) every row is
+    test, in file order: a trained model is scored on all of it.
     """
+    if config.evaluation:
+        return {"test": np.arange(len(frame))}
     given = frame[SPLIT_COLUMN].to_numpy() if SPLIT_COLUMN in frame else np.full(len(frame), "train", dtype=object)
     parts = {name: np.flatnonzero(given == name) for name in SPLIT_NAMES}
     missing = [name for name in ("test", "validation") if len(parts[name]) == 0]

@@ -117,13 +117,14 @@ def configure_text(config: DataConfig) -> Task:
     multi = parsed.problem_type == "multi_label_classification"
     frame = frame.assign(**{"__label_row__": np.arange(len(frame))})
     read = len(frame)
-    frame = data.drop_long_texts(frame, config.max_text_chars, column=config.columns.text[0]).reset_index(drop=True)
+    frame = data.drop_long_texts(frame, config.text_char_limit(), column=config.columns.text[0]).reset_index(drop=True)
     values = parsed.values[frame["__label_row__"].to_numpy()]
-    data.check_classes(frame, values, parsed.names, data.long_texts_note(read, len(frame), config.max_text_chars))
+    note = data.long_texts_note(read, len(frame), config.max_text_chars)
+    data.check_classes(frame, values, parsed.names, note, evaluation=config.evaluation)
     stratify = values.astype(int) if not multi else values[:, int(np.argmax(values.sum(axis=0)))].astype(int)
     groups = splits.groups_of(frame, config)
     parts = splits.split_frame(frame, config, stratify=stratify, groups=groups)
-    if not parsed.fixed and splits.SPLIT_COLUMN in frame:
+    if not parsed.fixed and not config.evaluation and splits.SPLIT_COLUMN in frame:
         labels.unseen_labels_error(frame, dataclasses.replace(parsed, values=values), parts["train"])
     texts = data.visible_text(frame[config.columns.text[0]].astype(str)).to_numpy()
     pairs = None

@@ -89,9 +89,10 @@ def build_toxic(config: DataConfig) -> DatasetDict:
         data.check_unique_ids(frame, "id")
     labels = data.parse_binary_columns(frame, LABELS)
     read = len(frame)
-    keep = data.drop_long_texts(frame, config.max_text_chars).index.to_numpy()
+    keep = data.drop_long_texts(frame, config.text_char_limit()).index.to_numpy()
     frame, labels = frame.loc[keep].reset_index(drop=True), labels[keep]
-    data.check_classes(frame, labels, LABELS, data.long_texts_note(read, len(frame), config.max_text_chars))
+    note = data.long_texts_note(read, len(frame), config.max_text_chars)
+    data.check_classes(frame, labels, LABELS, note, evaluation=config.evaluation)
     # Stratify on the most frequent label so validation and test get their share of toxic comments.
     groups = splits.groups_of(frame, config)
     parts = splits.split_frame(frame, config, stratify=labels[:, 0].astype(int), groups=groups)

@@ -178,7 +178,8 @@ def assert_valid(splits: DatasetDict, task_name: str) -> None:
     all_labels = [tuple(np.atleast_1d(labels)) for split in splits.values() for labels in split["labels"]]
     assert len(set(all_labels)) > 1
     for split in splits.values():
-        assert split.column_names == ["text", "labels"] and len(split) > 0
+        # a grouped split (news --split story) also carries each row's group, for resampling by group
+        assert split.column_names in (["text", "labels"], ["text", "labels", "group"]) and len(split) > 0
         assert all(isinstance(text, str) and visible(text) for text in split["text"])
         labels = split.features["labels"]
         if task.is_multi_label:

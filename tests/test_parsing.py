@@ -57,6 +57,8 @@ def test_help_shows_the_recipe_then_the_projects_options_then_the_trainers():
         "loss options",
         "threshold options",
         "distillation options",
+        "selection options",
+        "search options",
         "training options",
         "Trainer options",
     ]

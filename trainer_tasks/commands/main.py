@@ -58,6 +58,12 @@ COMMANDS: dict[str, Command] = {
         "add_predict_arguments",
         "run_predict",
     ),
+    "evaluate": Command(
+        "Score a saved model on labelled data: metrics, per-label table, confusion matrix.",
+        "trainer_tasks.commands.evaluate",
+        "add_evaluate_arguments",
+        "run_evaluate",
+    ),
     "export": Command(
         "Export a model to ONNX, checked against PyTorch.",
         "trainer_tasks.commands.export",
@@ -83,6 +89,12 @@ INTERRUPTED: dict[str, Callable[[argparse.Namespace], str]] = {
         f"{args.output} holds no partial predictions (they are renamed into place only when complete); run it again"
         if args.output
         else "the predictions on standard output are incomplete; run it again"
+    ),
+    "evaluate": lambda args: (
+        f"each file in {args.output} is whole (renamed into place when complete), this run's or an earlier one's; "
+        "run it again"
+        if args.output
+        else "the report was not printed; run it again"
     ),
     "export": lambda args: f"{args.output_dir} may hold a partial export; run it again with --overwrite",
     "student": lambda args: f"{args.output_dir} may hold a partial checkpoint; run it again",

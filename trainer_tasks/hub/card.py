@@ -30,6 +30,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from tasks import Task
 from trainer_tasks.core.files import write_text_atomic
 from trainer_tasks.core.output_files import CARD_FILE
+from trainer_tasks.record.intervals import interval_method_text
 from trainer_tasks.record.results import (
     data_source,
     duplicates_line,
@@ -41,6 +42,7 @@ from trainer_tasks.record.results import (
     redacted_command,
     split_description,
     test_table,
+    threshold_rule_text,
 )
 from trainer_tasks.record.run_record import DataRecord, RunRecord, TrainingRecord
 
@@ -98,9 +100,11 @@ class CardData:
     widget_examples: list[str] = field(default_factory=list)
     limitations: list[str] = field(default_factory=list)
     thresholds: dict[str, float] | None = None  # per-label decision thresholds, when the run tuned them
+    threshold_rule: dict[str, Any] | None = None  # whether the tuned set was kept (training.thresholds)
     label_weights: tuple[str, dict[str, float]] | None = None  # ("pos_weight" | "class_weights", per label)
     warnings: list[str] = field(default_factory=list)  # what made the run suspect (trainer_tasks.training.degenerate)
     in_progress: str | None = None  # e.g. "epoch 2 of 4": a card pushed with a checkpoint
+    test_intervals: dict[str, Any] | None = None  # bootstrap intervals of the test metrics (record.intervals)
 
     def metric_name(self, key: str) -> str:
         if key in METRIC_NAMES:
@@ -176,11 +180,13 @@ class CardData:
             "labels_table": markdown_table(["id", "label", "meaning"], labels),
             "epoch_table": epoch_table(self.epochs, self.primary_metric, self.kept_epoch) if self.epochs else "",
             "kept": self.kept,
-            "test_table": test_table(tests) if tests else "",
+            "test_table": test_table(tests, self.test_intervals) if tests else "",
+            "intervals_note": interval_method_text(self.test_intervals, self.group_column),
             "primary_name": self.metric_name(self.primary_metric),
             "primary_value": None if primary is None or not math.isfinite(primary) else f"{primary:.4f}",
             "hyperparameters_table": markdown_table(["setting", "value"], settings),
             "thresholds_table": markdown_table(["label", "threshold"], thresholds) if thresholds else "",
+            "threshold_rule": " ".join(threshold_rule_text(self.threshold_rule)),
             "weights_table": markdown_table(["label", "weight"], weights) if weights else "",
             "label_counts_table": label_counts_table(self.label_counts, [label for label, _ in self.labels]),
             "duplicates": duplicates_line(self.duplicates, self.duplicates_dropped),
@@ -316,8 +322,10 @@ def collect_card(
         widget_examples=list(task.widget_examples),
         limitations=list(getattr(task, "limitations", ())),
         thresholds={str(k): float(v) for k, v in record.thresholds.items()} if record.thresholds else None,
+        threshold_rule=dict(record.threshold_rule) if record.threshold_rule else None,
         label_weights=_label_weights(record, record.labels),
         in_progress=record.in_progress,
+        test_intervals=record.test_intervals,
         warnings=[str(message) for message in record.warnings],
     )
 

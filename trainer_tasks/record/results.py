@@ -21,6 +21,7 @@ from tasks.base import COLUMN_FLAGS
 from trainer_tasks.core.files import write_json_atomic, write_text_atomic
 from trainer_tasks.core.output_files import RESULTS_FILE, TABLE_FILE
 from trainer_tasks.core.secrets import SECRET_FLAGS, redacted_command, secret_values  # noqa: F401 (re-exported)
+from trainer_tasks.record.intervals import ci_header, interval_method_text, show_interval
 from trainer_tasks.record.run_record import DATA_SOURCE_FIELDS, DataRecord, RunRecord, TrainingRecord
 from trainer_tasks.training.label_counts import label_counts as count_labels
 
@@ -117,13 +118,15 @@ def kept_epoch(record: RunRecord) -> float | None:
     return float(epoch) if str(kept.get("how", "")).startswith("best") and isinstance(epoch, int | float) else None
 
 
-def test_table(test_metrics: dict[str, float]) -> str:
+def test_table(test_metrics: dict[str, float], intervals: dict[str, Any] | None = None) -> str:
+    """Markdown: each test metric, with its bootstrap interval beside it when the run has them (``test_intervals``)."""
+    shown = (intervals or {}).get("metrics")
     rows = [
-        [key.removeprefix("test_"), value]
+        [key.removeprefix("test_"), value, *([show_interval(shown.get(key.removeprefix("test_")))] if shown else [])]
         for key, value in test_metrics.items()
         if key not in ("test_runtime", "test_samples_per_second", "test_steps_per_second", "epoch")
     ]
-    return markdown_table(["test metric", "value"], rows)
+    return markdown_table(["test metric", "value", *([ci_header(intervals)] if shown else [])], rows)
 
 
 def thresholds_table(record: RunRecord) -> str:
@@ -138,7 +141,25 @@ def thresholds_table(record: RunRecord) -> str:
         rows.append([key, "", "", at_default[f"test_{key}"], tuned[f"test_{key}"]])
     header = ["label", "threshold", "val positives", "test @0.5", "test @tuned"]
     title = f"Per-label thresholds tuned on validation for {record.threshold_objective}; test F1 per label:"
-    return title + "\n\n" + markdown_table(header, rows)
+    return "\n\n".join([title, markdown_table(header, rows), *threshold_rule_text(record.threshold_rule)])
+
+
+def threshold_rule_text(rule: dict | None) -> list[str]:
+    """One sentence: whether the tuned set was kept, with the validation primary metric at 0.5 and tuned.
+
+    Tuned thresholds that lower the validation primary metric are dropped for 0.5 (training.thresholds):
+    a reader must see that it happened, and by how much, without opening results.json.
+    """
+    if not rule:
+        return []
+    metric, at_half, tuned = rule["primary_metric"], rule["validation_primary_at_0.5"], rule["validation_primary_tuned"]
+    if not rule["kept"]:
+        verdict = "rejected: every label uses 0.5"
+    elif rule["labels_tuned"]:
+        verdict = f"kept for {', '.join(rule['labels_tuned'])}; the other labels use 0.5"
+    else:
+        verdict = "not used: no label's threshold improved on 0.5, every label uses 0.5"
+    return [f"Tuned thresholds {verdict} (validation {metric}: {at_half:.4f} at 0.5, {tuned:.4f} tuned)."]
 
 
 def data_source(data: DataRecord) -> str:
@@ -226,7 +247,8 @@ def render_results_markdown(record: RunRecord) -> str:
     paragraphs += [
         epoch_table(record.epochs, record.primary_metric, kept_epoch(record)),
         *([kept_line(record.kept_model, record.early_stopping)] if record.kept_model else []),
-        test_table(record.test_metrics),
+        test_table(record.test_metrics, record.test_intervals),
+        *([interval_method_text(record.test_intervals, data.group_column)] if record.test_intervals else []),
         f"Test evaluation time: {_format(record.test_metrics.get('test_runtime'), 2)} s.",
     ]
     if record.test_metrics_tuned:

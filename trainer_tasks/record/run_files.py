@@ -89,6 +89,9 @@ RESULTS_SHAPE = {
     "world_size?": OrNull(int),
     "epochs": ListOf(EPOCH_SHAPE),
     "test_metrics": MapOf(NUMBER),
+    "test_intervals?": OrNull(
+        {"method": str, "resamples": int, "seed": int, "confidence": NUMBER, "metrics": MapOf(ListOf(NUMBER))}
+    ),
     "thresholds?": OrNull(MapOf(NUMBER)),
     "hardware?": OrNull(dict),
     "command?": str,

@@ -19,8 +19,10 @@ ABSENT_WHEN_NONE = frozenset(
         "thresholds",
         "threshold_objective",
         "threshold_tuning",
+        "threshold_rule",
         "test_metrics_tuned",
         "in_progress",
+        "test_intervals",
         "kept_model",
         "early_stopping",
     }
@@ -105,6 +107,8 @@ class RunRecord:
     training: TrainingRecord
     epochs: list[dict[str, Any]] = field(default_factory=list)
     test_metrics: dict[str, float] = field(default_factory=dict)
+    # bootstrap confidence intervals of the test metrics and how they were drawn (record.intervals)
+    test_intervals: dict[str, Any] | None = None
     world_size: int = 1
     hardware: dict[str, Any] = field(default_factory=dict)
     command: str = ""
@@ -119,6 +123,7 @@ class RunRecord:
     thresholds: dict[str, float] | None = None
     threshold_objective: str | None = None
     threshold_tuning: list[dict[str, Any]] | None = None
+    threshold_rule: dict[str, Any] | None = None  # was the tuned set kept (training.thresholds)
     test_metrics_tuned: dict[str, float] | None = None
     in_progress: str | None = None  # e.g. "epoch 2 of 4" in a checkpoint's card
     kept_model: dict[str, Any] | None = None  # which evaluation's weights were saved (training.selection)

@@ -27,10 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from tasks import TaskError
+from tasks import TaskError, get_task
 from trainer_tasks.core.files import write_json_atomic, write_text_atomic
 from trainer_tasks.core.output_files import REPORT_FILE, SUMMARY_FILE
-from trainer_tasks.record.results import RESULTS_FILE, epoch_table, markdown_table
+from trainer_tasks.record.intervals import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    interval_method_text,
+    paired_difference_interval,
+    show_interval,
+)
+from trainer_tasks.record.results import RESULTS_FILE, epoch_table, markdown_table, test_table
 from trainer_tasks.record.run_files import (
     FINISHED_RUN_ADVICE,
     check_run_folder,
@@ -210,6 +218,7 @@ def group_summary(groups: dict[str, list[Run]], metrics: Sequence[str], referenc
             "seeds": [run.seed for run in members],
             "folders": [run.folder for run in members],
             "parameters": members[0].parameters,
+            "test_intervals": [run.record.test_intervals for run in members],
         }
         for label, values in (
             ("test_loss", [run.test("loss") for run in members]),
@@ -356,6 +365,97 @@ def margin_section(margin: dict) -> list[str]:
     ]
 
 
+def run_interval(run: Run, metric: str) -> tuple[float, float] | None:
+    """The run's recorded bootstrap interval of ``metric``, or None (a run trained before intervals were kept)."""
+    bounds = (run.record.test_intervals or {}).get("metrics", {}).get(metric)
+    return (float(bounds[0]), float(bounds[1])) if bounds else None
+
+
+def metrics_function(record: RunRecord):
+    """The run's task's ``compute_metrics`` (its labels and head), or None when the task is not installed here."""
+    try:
+        return get_task(record.task).for_labels(record.labels, record.problem_type).compute_metrics
+    except TaskError:
+        return None
+
+
+def can_pair(first: Run, second: Run) -> bool:
+    """Both runs kept their test predictions, on the same rows (same labels in the same order), split by example:
+    a grouped split's groups are not in ``predictions_test.npz``, and resampling its rows one by one overstates."""
+    a, b = first.predictions, second.predictions
+    by_example = all(
+        not run.record.data.group_column and (run.record.test_intervals or {}).get("method", "example") == "example"
+        for run in (first, second)
+    )
+    return by_example and a is not None and b is not None and np.array_equal(a.labels, b.labels)
+
+
+def difference(first: Run, second: Run, metric: str) -> dict[str, Any]:
+    """``second`` minus ``first`` on ``metric``, and whether it is more than the test sample's noise.
+
+    A paired bootstrap of the difference when both runs scored the same rows (both models meet the same
+    resampled rows, so their shared luck cancels); else whether the two recorded intervals overlap, a rough check.
+    """
+    result: dict[str, Any] = {
+        "first": first.name,
+        "second": second.name,
+        "metric": metric,
+        "difference": second.test(metric) - first.test(metric),
+    }
+    compute = metrics_function(first.record) if can_pair(first, second) else None
+    if compute is not None:
+        settings = first.record.test_intervals or {}
+        confidence = settings.get("confidence", DEFAULT_CONFIDENCE)
+        bounds = paired_difference_interval(
+            compute, first.predictions.logits, second.predictions.logits, first.predictions.labels, metric,
+            settings.get("resamples", DEFAULT_RESAMPLES), settings.get("seed", DEFAULT_SEED), confidence,
+        )  # fmt: skip
+        if bounds is not None:
+            clear = not bounds[0] <= 0 <= bounds[1]
+            return result | {"method": "paired bootstrap", "confidence": confidence, "interval": list(bounds),
+                             "clear": clear}  # fmt: skip
+    ours, theirs = run_interval(first, metric), run_interval(second, metric)
+    if ours and theirs:
+        overlap = ours[0] <= theirs[1] and theirs[0] <= ours[1]
+        intervals = {first.name: list(ours), second.name: list(theirs)}
+        return result | {"method": "interval overlap", "intervals": intervals, "clear": not overlap}
+    return result | {"method": None, "clear": None}
+
+
+def differences(groups: dict[str, list[Run]], metric: str) -> list[dict[str, Any]]:
+    """Every pair of models (each model's first run), later minus earlier in the order given."""
+    firsts = [members[0] for members in groups.values()]
+    return [difference(a, b, metric) for i, a in enumerate(firsts) for b in firsts[i + 1 :]]
+
+
+def difference_line(result: dict[str, Any]) -> str:
+    """One pair's difference in words, saying how strong the evidence is."""
+    first, second, metric = result["first"], result["second"], result["metric"]
+    head = f"- **{second} − {first}** ({metric}): {result['difference']:+.4f}"
+    if result["method"] == "paired bootstrap":
+        share = round(100 * result["confidence"])
+        better = "better" if result["interval"][0] > 0 else "worse"
+        verdict = (
+            f"{second} is {better} on this test set, beyond its sampling noise"
+            if result["clear"]
+            else "within the test set's sampling noise: no clear difference"
+        )
+        return (
+            f"{head}, {share}% CI {show_interval(result['interval'])} from a paired bootstrap (both models scored on "
+            f"the same resamples of the test rows); {verdict}."
+        )
+    if result["method"] == "interval overlap":
+        shown = "; ".join(f"{name} {show_interval(bounds)}" for name, bounds in result["intervals"].items())
+        verdict = (
+            "they do not overlap: the difference is larger than the test set's sampling noise"
+            if result["clear"]
+            else "they overlap: no clear difference (a rough check: overlapping intervals can still hide a real "
+            "difference, which a paired bootstrap on both runs' saved test predictions could show)"
+        )
+        return f"{head}; intervals {shown}: {verdict}."
+    return f"{head}; no intervals recorded for one of the runs (trained before they were kept), so no judgement."
+
+
 def run_section(run: Run) -> list[str]:
     training = run.record.training
     settings = (
@@ -381,6 +481,9 @@ def run_section(run: Run) -> list[str]:
         f"Test: loss {show(run.test('loss'), None)}, {run.record.primary_metric} "
         f"{show(run.test(run.record.primary_metric), None)}, eval time {show(test.get('test_runtime'), None, 2)} s."
     )
+    if run.record.test_intervals:
+        method = interval_method_text(run.record.test_intervals, run.record.data.group_column)
+        lines += ["", test_table(test, run.record.test_intervals), "", method]
     return [*lines, ""]
 
 
@@ -404,6 +507,7 @@ def write_report(
     primary = metrics[0]
     summary = group_summary(groups, metrics, reference)
     margins = paired_margins(groups, primary, reference)
+    judged = differences(groups, primary)
     os.makedirs(output_dir, exist_ok=True)
 
     figures = [
@@ -462,6 +566,9 @@ def write_report(
         lines += ["## Margins", ""]
         for margin in margins:
             lines += margin_section(margin)
+    if judged:
+        lines += [f"## Differences beyond noise? ({primary}, test split)", ""]
+        lines += [*(difference_line(result) for result in judged), ""]
     lines += ["## Plots", ""]
     if any(len(members) > 1 for members in groups.values()):
         firsts = ", ".join(f"{name} seed {members[0].seed}" for name, members in groups.items())
@@ -482,6 +589,7 @@ def write_report(
             "metrics": metrics,
             "models": summary,
             "margins": margins,
+            "differences": judged,
             "speed_texts_per_second": speed,
             "figures": [os.path.basename(path) for _, path in figures],
         },
