@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     refuse_multi_process_search(argv)  # before parsing, which joins a launch's process group
     arguments = parse_args(ARGUMENT_TYPES, argv)
     model_args, data_args, training_args = arguments[:3]
-    search_args = check_search(arguments, argv)  # --hp_search: one process, optuna, a valid space; else None
+    check_search(arguments, argv)  # --hp_search: one process, optuna, a valid space (kept on its arguments)
     RunState.training_args = training_args
     configure_logging(training_args)
     if data_args.task is None:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     task = get_task(data_args.task)
     check_options_for_task(task, training_args, split=data_args.split, data=data_config(data_args, training_args))
     with claim_output_dir(training_args, RunIdentity.of(task, model_args.model_name_or_path)) as output_folder:
-        return run(task, output_folder, *arguments, search_args=search_args)
+        return run(task, output_folder, *arguments)
 
 
 def run(
@@ -106,8 +106,7 @@ def run(
     threshold_args,
     distillation_args,
     selection_args,
-    *_,
-    search_args: SearchArguments | None = None,
+    search_args,
 ) -> dict:
     """The run itself, in a claimed output folder: data, model, Trainer, test, results, card, push."""
     warnings = RunWarnings()
@@ -130,7 +129,7 @@ def run(
     check_sequence_length(tokenizer, data_args.max_seq_length, model_token_limit(tokenizer, model.config))
     splits = tokenize_splits(raw, tokenizer, data_args, model.config)
     check_truncation(splits["train"]["length"], max_length(tokenizer, data_args, model.config), warnings)
-    if search_args is not None:  # trials scored on validation replace training, test and saving
+    if search_args.hp_search:  # trials scored on validation replace training, test and saving
         return run_search(
             task, output_folder, raw, splits, tokenizer, model_args=model_args, data_args=data_args,
             training_args=training_args, loss_args=loss_args, distillation_args=distillation_args,
