@@ -15,8 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from tasks import TaskError
-from trainer_tasks.commands.predict import check_options
-from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, PRECISIONS
+from trainer_tasks.commands.predict import add_batching_arguments, check_options
 
 # The classifier and the task builders import torch, transformers, pandas and datasets: imported in
 # `run_evaluate`, so that `trainer-tasks evaluate --help` starts in a fraction of a second.
@@ -84,23 +83,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FOLDER",
         help=f"Write {OUTPUT_FILES} here (default: print the markdown report to stdout, write nothing).",
     )
-    parser.add_argument(
-        "--batch_size", type=int, default=BATCH_SIZE, help=f"Most texts per forward pass (default {BATCH_SIZE})."
-    )
-    parser.add_argument(
-        "--batch_tokens",
-        type=int,
-        default=BATCH_TOKENS,
-        help=f"Most padded tokens per forward pass (default {BATCH_TOKENS}); a longer text goes alone.",
-    )
-    parser.add_argument("--max_length", type=int, default=None, help="Truncate to N tokens (default: model limit).")
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=PRECISIONS,
-        help="fp32 (exact), bf16 (autocast, fp32 head), or auto (default): bf16 where the CPU or GPU runs it natively.",
-    )
-    parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
+    add_batching_arguments(parser)
     columns = parser.add_argument_group(
         "columns (--task text only; default: the options the model was trained with, saved in its config)"
     )

@@ -129,6 +129,19 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         "--output", default=None, help="Write .csv/.tsv or .jsonl here (default: JSON Lines to stdout)."
     )
     parser.add_argument(
+        "--text_column",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="Column (CSV) or key (JSON Lines) holding the text, or two for a sentence-pair model "
+        "(default: the columns the model was trained on, saved in its config; else text).",
+    )
+    add_batching_arguments(parser)
+
+
+def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
+    """How texts go through the model: the options ``predict`` and ``evaluate`` share (they share the classifier)."""
+    parser.add_argument(
         "--batch_size", type=int, default=BATCH_SIZE, help=f"Most texts per forward pass (default {BATCH_SIZE})."
     )
     parser.add_argument(
@@ -136,14 +149,6 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=BATCH_TOKENS,
         help=f"Most padded tokens per forward pass (default {BATCH_TOKENS}); a longer text goes alone.",
-    )
-    parser.add_argument(
-        "--text_column",
-        nargs="+",
-        default=None,
-        metavar="NAME",
-        help="Column (CSV) or key (JSON Lines) holding the text, or two for a sentence-pair model "
-        "(default: the columns the model was trained on, saved in its config; else text).",
     )
     parser.add_argument("--max_length", type=int, default=None, help="Truncate to N tokens (default: model limit).")
     parser.add_argument(
