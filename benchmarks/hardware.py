@@ -62,19 +62,47 @@ def describe() -> dict:
     return info
 
 
+def native_bf16() -> bool:
+    """Whether this device runs bf16 matrix products natively: a GPU that supports bf16, or a CPU with
+    avx512_bf16/amx_bf16. Elsewhere bf16 is emulated (about 1000x slower than fp32 on an AVX2-only CPU),
+    so a bf16 peak or a bf16 row would measure the emulation, not the hardware."""
+    from trainer_tasks.fast_path.mixed_precision import cpu_has_fast_bf16, cuda_supports_bf16, read_cpuinfo
+
+    if torch.cuda.is_available():
+        return cuda_supports_bf16()
+    return cpu_has_fast_bf16(read_cpuinfo())
+
+
 def peak_dtypes() -> list[str]:
-    """The dtypes whose matmul peak is measured: fp32 and bf16, plus fp16 on a GPU."""
-    return ["fp32", "bf16", "fp16"] if torch.cuda.is_available() else ["fp32", "bf16"]
+    """The dtypes the device runs natively, whose matmul peak is measured: fp32; bf16 where native; fp16 on a GPU."""
+    dtypes = ["fp32", *(["bf16"] if native_bf16() else [])]
+    return [*dtypes, "fp16"] if torch.cuda.is_available() else dtypes
 
 
-def matmul_peak(dtype: str, size: int = 2048, repeats: int = 5) -> float:
-    """Best achieved FLOP/s of a ``size`` x ``size`` matmul in ``dtype`` on this device."""
+# One peak measurement (warm-up and repeats) takes at most about this long: the matrix shrinks until it fits.
+PEAK_SECONDS = 10.0
+MIN_PEAK_SIZE = 256
+
+
+def matmul_peak(dtype: str, size: int = 2048, repeats: int = 5, max_seconds: float = PEAK_SECONDS) -> float:
+    """Best achieved FLOP/s of a ``size`` x ``size`` matmul in ``dtype`` on this device, in bounded time.
+
+    A first product times the dtype; where ``repeats + 2`` of them would take longer than
+    ``max_seconds`` (a slow or emulated dtype), the size halves until they fit, down to 256.
+    """
     dev = device()
     generator = torch.Generator(device="cpu").manual_seed(0)
-    a = torch.randn(size, size, generator=generator).to(dev, DTYPES[dtype])
-    b = torch.randn(size, size, generator=generator).to(dev, DTYPES[dtype])
-    for _ in range(2):
+    while True:
+        a = torch.randn(size, size, generator=generator).to(dev, DTYPES[dtype])
+        b = torch.randn(size, size, generator=generator).to(dev, DTYPES[dtype])
+        start = time.perf_counter()
         a @ b
+        synchronize()
+        first = time.perf_counter() - start
+        if first * (repeats + 2) <= max_seconds or size <= MIN_PEAK_SIZE:
+            break
+        size //= 2
+    a @ b
     synchronize()
     best = float("inf")
     for _ in range(repeats):

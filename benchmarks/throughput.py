@@ -477,6 +477,17 @@ def measure_peaks(peaks: dict, size: int) -> None:
         peaks.setdefault(dtype, []).append(hardware.matmul_peak(dtype, size))
 
 
+def native_configs(configs: list[TrainConfig]) -> list[TrainConfig]:
+    """The configurations this device runs natively: one that forces bf16 on a device that only emulates it
+    (an AVX2-only CPU) would measure the emulation, minutes per step; it is left out, and said so."""
+    if hardware.native_bf16():
+        return configs
+    skipped = [config.key for config in configs if config.bf16]
+    if skipped:
+        print(f"  skipped (bf16 is emulated on this device, not native): {', '.join(skipped)}", flush=True)
+    return [config for config in configs if not config.bf16]
+
+
 def run_training(data: TaskData, configs: list[TrainConfig], args, peaks: dict, workdir: str) -> list[dict]:
     runs: dict[str, list[dict]] = {config.key: [] for config in configs}
     for repeat in range(args.repeats):
@@ -786,7 +797,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
             results["data"][name] = data.description
             keys = [key for key in (args.configs or DEFAULT_CONFIGS[name]) if not (args.smoke and key in SMOKE_SKIPS)]
             if "train" in args.sections:
-                configs = [by_key[key] for key in keys]
+                configs = native_configs([by_key[key] for key in keys])
                 results["train"] += run_training(data, configs, args, results["peaks"], workdir)
             trained = None
             if "quality" in args.sections:

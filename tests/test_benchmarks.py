@@ -60,3 +60,21 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
     table = (tmp_path / "throughput.md").read_text()
     assert "| task | configuration | dtype | samples/s |" in table and "x seed style" in table
     assert "seed style: pad to longest, fp32 | fp32 |" in table and "## Inference" in table
+
+
+def test_peak_measurement_is_bounded_and_bf16_only_where_native(monkeypatch):
+    import time
+
+    from benchmarks import hardware
+
+    start = time.perf_counter()
+    # a dtype "too slow" for the budget: the matrix shrinks to the floor instead of running for minutes
+    assert hardware.matmul_peak("fp32", size=2048, max_seconds=1e-9) > 0
+    assert time.perf_counter() - start < 5
+    monkeypatch.setattr(hardware, "native_bf16", lambda: False)
+    assert "bf16" not in hardware.peak_dtypes()
+    configs = throughput.native_configs(list(throughput.CONFIGS))
+    assert configs and not any(config.bf16 for config in configs)
+    monkeypatch.setattr(hardware, "native_bf16", lambda: True)
+    assert "bf16" in hardware.peak_dtypes()
+    assert throughput.native_configs(list(throughput.CONFIGS)) == list(throughput.CONFIGS)
