@@ -29,3 +29,16 @@ def test_config_loads_in_accelerate(path):
     assert config.num_processes == processes
     raw = yaml.safe_load(path.read_text())
     assert raw["use_cpu"] is (path.stem == "cpu")
+
+
+def test_gpu_check_script_is_valid_bash_and_says_when_there_is_no_gpu():
+    import subprocess
+
+    import torch
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    if torch.cuda.is_available():
+        return  # on a GPU machine the script runs real launches: that is its job, not a unit test's
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr
