@@ -86,3 +86,31 @@ def test_a_run_records_its_switches_and_leaves_transformers_as_it_found_it(tmp_p
     off = train.main(["--task", "news", "--data_files", news_csv, "--fast_path", "false",
                       *train_args(tiny_bert, str(tmp_path / "p"), "--num_train_epochs", "1")])  # fmt: skip
     assert set(off["fast_path"].values()) <= {OFF, "off (no mixed precision)"}
+
+
+@pytest.mark.parametrize("device", ["cuda", "xpu", "mps"])
+def test_cpu_only_switches_are_off_on_any_accelerator(model, device):
+    """The device decision simulated: TrainingArguments cannot be built for a GPU here, so the fast path is
+    given what it reads from them (``device``, the switches, the precision)."""
+    from types import SimpleNamespace
+
+    from trainer_tasks.fast_path.mixed_precision import resolve_bf16
+
+    args = SimpleNamespace(device=torch.device(device), bf16=True, fp16=False, fast_path=True,
+                           cls_only_last_layer=True, fast_dropout=True, reuse_embedding_gradient=True,
+                           fp32_head=True)  # fmt: skip
+    copy_ = copy.deepcopy(model)
+    path = prepare_for_training(copy_, args)
+    try:
+        assert path.switches["fast_dropout"] == "off (not training on the CPU)"
+        assert path.switches["reuse_embedding_gradient"] == "off (not training on the CPU)"
+        assert not state(copy_)["fast_dropout"] and not state(copy_)["reuse_embedding_gradient"]
+        # exact on any device: the [CLS]-only last layer and the fp32 head stay on
+        assert path.switches["cls_only_last_layer"] == "on" and path.switches["fp32_head"].startswith("on")
+    finally:
+        path.undo()
+    # bf16 auto: on a GPU that has it, never from CPU flags; off on other accelerators
+    assert resolve_bf16(None, fp16=False, device=device, cuda_bf16=True, cpuinfo="flags: avx512_bf16")[0] is (
+        device == "cuda"
+    )
+    assert resolve_bf16(None, fp16=False, device="cpu", cpuinfo="flags: avx2 fma")[0] is False
