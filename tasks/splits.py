@@ -271,8 +271,11 @@ def group_carve(
         rest, carved[name] = rest[keep], rest[out]
     # GroupShuffleSplit returns rows in file order; shuffle them so --max_*_samples takes a random
     # sample rather than the file's first (and, for news, earliest) stories.
+    # Drawn in train, validation, test order: the same rows as before splits were kept as given, so earlier
+    # results (--max_*_samples takes the first rows of each) stay comparable.
     rng = np.random.default_rng(seed)
-    return {"train": rng.permutation(rest), **{name: rng.permutation(rows) for name, rows in carved.items()}}
+    parts = {"train": rest, **carved}
+    return {name: rng.permutation(parts[name]) for name in ("train", "validation", "test") if name in parts}
 
 
 def shared_groups_warning(parts: dict[str, np.ndarray], groups: np.ndarray) -> None:
