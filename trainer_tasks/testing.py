@@ -150,12 +150,75 @@ def build_tokenizer(folder: str) -> PreTrainedTokenizerFast:
     return fast
 
 
+MODEL_KINDS = ("bert", "distilbert", "roberta", "deberta-v2", "modernbert", "modernbert-cls", "electra")
+
+
+def _family_model(kind: str, tokenizer: PreTrainedTokenizerFast, layers: int) -> torch.nn.Module:
+    """The other families' base encoders, ~64 wide with 2 layers, configured like their released checkpoints.
+
+    Each keeps what sets its family apart, since that is what the fast path and export must handle:
+    RoBERTa's position ids offset past ``padding_idx`` (= the tokenizer's pad id, so the table needs
+    ``model_max_length + pad_id + 1`` rows), DeBERTa-v3's relative attention without absolute
+    positions, ModernBERT's rotary global/local attention and pooling (``modernbert``: mean, as the
+    released ModernBERT-base/large; ``modernbert-cls``: the first token), ELECTRA's embedding
+    projection (embeddings narrower than the hidden size, as in ELECTRA-small).
+    """
+    from transformers import (
+        DebertaV2Config,
+        DebertaV2Model,
+        ElectraConfig,
+        ElectraModel,
+        ModernBertConfig,
+        ModernBertModel,
+        RobertaConfig,
+        RobertaModel,
+    )
+
+    vocab, pad = len(tokenizer), tokenizer.pad_token_id
+    common = {"vocab_size": vocab, "hidden_size": 64, "num_hidden_layers": layers, "num_attention_heads": 4}
+    common |= {"intermediate_size": 128, "pad_token_id": pad}
+    if kind == "roberta":
+        positions = tokenizer.model_max_length + pad + 1  # positions run from padding_idx + 1
+        return RobertaModel(RobertaConfig(**common, max_position_embeddings=positions, type_vocab_size=1))
+    if kind == "deberta-v2":  # DeBERTa-v3's settings (model_type deberta-v2)
+        config = DebertaV2Config(
+            **common,
+            max_position_embeddings=128,
+            relative_attention=True,
+            position_buckets=32,
+            max_relative_positions=-1,
+            pos_att_type=["p2c", "c2p"],
+            position_biased_input=False,
+            norm_rel_ebd="layer_norm",
+            share_att_key=True,
+            type_vocab_size=0,
+        )
+        return DebertaV2Model(config)
+    if kind in ("modernbert", "modernbert-cls"):
+        config = ModernBertConfig(
+            **common,
+            max_position_embeddings=128,
+            cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+            local_attention=16,  # shorter than the texts, so the local layers really are local
+            global_attn_every_n_layers=2,
+            classifier_pooling="cls" if kind == "modernbert-cls" else "mean",
+        )
+        return ModernBertModel(config)
+    if kind == "electra":
+        return ElectraModel(ElectraConfig(**common, embedding_size=32, max_position_embeddings=128))
+    raise ValueError(f"unknown model kind {kind!r}; one of {', '.join(MODEL_KINDS)}")
+
+
 def build_tiny_model(folder: str, kind: str = "bert", layers: int = 2, seed: int = 0) -> str:
     """A randomly initialised base encoder (no head) with the test tokenizer, saved as safetensors.
 
     Seeded, so every test session trains the same model (an unseeded one made outcomes vary from
     session to session). The BERT is 64 wide with 4 heads: at 32 wide with 2 heads, 3 epochs on the
     news data ended stuck at 0.5 accuracy (2 of 4 classes) for about a third of training seeds.
+    ``kind`` is one of ``MODEL_KINDS``; all share the WordPiece vocabulary (the models only need ids).
     """
     os.makedirs(folder, exist_ok=True)
     tokenizer = build_tokenizer(folder)
@@ -170,7 +233,7 @@ def build_tiny_model(folder: str, kind: str = "bert", layers: int = 2, seed: int
             max_position_embeddings=128,
         )
         model = BertModel(config)
-    else:
+    elif kind == "distilbert":
         config = DistilBertConfig(
             vocab_size=len(tokenizer),
             dim=32,
@@ -180,5 +243,7 @@ def build_tiny_model(folder: str, kind: str = "bert", layers: int = 2, seed: int
             max_position_embeddings=128,
         )
         model = DistilBertModel(config)
+    else:
+        model = _family_model(kind, tokenizer, layers)
     model.save_pretrained(folder)
     return folder

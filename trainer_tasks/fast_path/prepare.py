@@ -71,7 +71,7 @@ def prepare_for_training(model: nn.Module, args: Any, *, keep_every_position: bo
         switches["cls_only_last_layer"] = "off (a loss reads every position of the last layer)"
     else:
         applied = cls_only.cls_only_last_layer(model)
-        switches["cls_only_last_layer"] = "on" if applied else f"off (not supported by {type(model).__name__})"
+        switches["cls_only_last_layer"] = "on" if applied else f"off ({cls_only.why_not(model)})"
 
     if not (args.bf16 or args.fp16):
         switches["fp32_head"] = "off (no mixed precision)"
@@ -94,7 +94,8 @@ def prepare_for_training(model: nn.Module, args: Any, *, keep_every_position: bo
 
 def prepare_for_inference(model: nn.Module, bf16: bool) -> dict[str, str]:
     """The inference fast path: [CLS]-only last layer; under bf16 an fp32 head and linear weights cast once."""
-    switches = {"cls_only_last_layer": "on" if cls_only.cls_only_last_layer(model) else "off (not supported)"}
+    applied = cls_only.cls_only_last_layer(model)
+    switches = {"cls_only_last_layer": "on" if applied else f"off ({cls_only.why_not(model)})"}
     if bf16:
         head = mixed_precision.fp32_head(model)  # bf16 logits would tie the scores of texts the model ranks apart
         cast = mixed_precision.cast_linear_weights(model, torch.bfloat16, skip=head)  # once, not per batch
