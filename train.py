@@ -50,6 +50,7 @@ from trainer_tasks.training.preprocessing import (
     limit_samples,
     make_collator,
     max_length,
+    token_counts,
     tokenize_splits,
 )
 from trainer_tasks.training.search import SearchArguments, check_search, refuse_multi_process_search, run_search
@@ -127,8 +128,9 @@ def run(
     model.config.input_columns = list(config.columns.text)  # what `trainer-tasks predict` reads from a file
     model.config.training_task = {"task": task.name, "columns": config.columns.saved_options()}  # for `evaluate`
     check_sequence_length(tokenizer, data_args.max_seq_length, model_token_limit(tokenizer, model.config))
-    splits = tokenize_splits(raw, tokenizer, data_args, model.config)
-    check_truncation(splits["train"]["length"], max_length(tokenizer, data_args, model.config), warnings)
+    with training_args.main_process_first(desc="tokenizing"):  # the others read what the main process cached
+        splits = tokenize_splits(raw, tokenizer, data_args, model.config, cache_dir=model_args.cache_dir)
+    check_truncation(token_counts(splits["train"]), max_length(tokenizer, data_args, model.config), warnings)
     if search_args.hp_search:  # trials scored on validation replace training, test and saving
         return run_search(
             task, output_folder, raw, splits, tokenizer, model_args=model_args, data_args=data_args,

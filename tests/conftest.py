@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TRAINER_TASKS_SHARED", ROOT.parent / "shared"))
+# Tokenized-split caches of the session's runs (subprocesses included) go to a folder removed at exit, not ~/.cache.
+if "TRAINER_TASKS_CACHE" not in os.environ:
+    os.environ["TRAINER_TASKS_CACHE"] = tempfile.mkdtemp(prefix="trainer-tasks-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["TRAINER_TASKS_CACHE"], ignore_errors=True)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -175,6 +175,17 @@ class DataArguments:
     )
     max_eval_samples: int | None = field(default=None, metadata={"help": "Keep only the first N validation examples."})
     max_predict_samples: int | None = field(default=None, metadata={"help": "Keep only the first N test examples."})
+    preprocessing_num_workers: int | None = field(
+        default=None,
+        metadata={"help": "Tokenize in this many processes (datasets' map num_proc; default: in this process)."},
+    )
+    token_cache: bool = field(
+        default=True,
+        metadata={
+            "help": "Keep the tokenized splits on disk (--cache_dir/tokenized, else ~/.cache/trainer-tasks/tokenized) "
+            "and reuse them when data, tokenizer and options are unchanged. --no_token_cache: tokenize every run."
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("test_size", "validation_size"):
@@ -185,7 +196,14 @@ class DataArguments:
             raise TaskError(
                 f"--test_size {self.test_size} and --validation_size {self.validation_size} leave no training data"
             )
-        positive = ("max_train_samples", "max_eval_samples", "max_predict_samples", "max_seq_length", "max_text_chars")
+        positive = (
+            "max_train_samples",
+            "max_eval_samples",
+            "max_predict_samples",
+            "max_seq_length",
+            "max_text_chars",
+            "preprocessing_num_workers",
+        )
         for name in positive:
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, default_data_collator
 
 from trainer_tasks.core.saved_model import HARD_MAX_LENGTH, model_token_limit
 from trainer_tasks.training.arguments import DataArguments
+from trainer_tasks.training.token_cache import cache_folder, tokenize_with_cache
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +45,17 @@ def limit_samples(raw: DatasetDict, data_args: DataArguments) -> DatasetDict:
 
 
 def tokenize_splits(
-    raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, data_args: DataArguments, config=None
+    raw: DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    data_args: DataArguments,
+    config=None,
+    cache_dir: str | None = None,
 ) -> DatasetDict:
-    """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; the texts are dropped."""
+    """``input_ids``, ``attention_mask``, ``labels`` and ``length`` for every split; the texts are dropped.
+
+    Kept on disk and reused by the next run with the same data, tokenizer and options (``token_cache``: the
+    folder is ``cache_dir``/tokenized when given), since tokenizing is the slow part of starting a run.
+    """
     length = max_length(tokenizer, data_args, config)
     padding = "max_length" if data_args.pad_to_max_length else False
 
@@ -61,10 +71,27 @@ def tokenize_splits(
 
     # the group column (a grouped split's) is for resampling test scores, not a model input
     dropped = [*text_columns, *(["group"] if "group" in raw["train"].column_names else [])]
-    splits = raw.map(tokenize, batched=True, batch_size=2048, remove_columns=dropped, desc="Tokenizing")
+
+    def encode(split):
+        return split.map(
+            tokenize,
+            batched=True,
+            batch_size=2048,
+            remove_columns=dropped,
+            num_proc=data_args.preprocessing_num_workers,
+            desc="Tokenizing",
+        )
+
+    if data_args.token_cache:
+        settings = {"max_length": length, "padding": padding, "text_columns": text_columns, "dropped": dropped}
+        splits = tokenize_with_cache(raw, encode, settings, tokenizer, cache_folder(cache_dir))
+    else:
+        splits = DatasetDict({name: encode(split) for name, split in raw.items()})
+        logger.info("tokenized splits: tokenized, not cached (--no_token_cache)")
     for name, split in splits.items():
         # An input that fills max_length was (almost always) cut: say how many, never truncate silently.
-        cut = sum(1 for n in split["length"] if n >= length)
+        # (read from Arrow: iterating split["length"] formats row by row, 3 s for 400k texts in datasets 5)
+        cut = int((token_counts(split) >= length).sum())
         if cut:
             logger.warning("%d of %d %s texts reached %d tokens and were truncated", cut, len(split), name, length)
     return splits
@@ -83,3 +110,9 @@ def sequence_lengths(dataset, column: str = "input_ids") -> list[int]:
 
     table = dataset.with_format("arrow")[:]
     return pc.list_value_length(table.column(column)).to_numpy(zero_copy_only=False).tolist()
+
+
+def token_counts(split) -> np.ndarray:
+    """The ``length`` column of a tokenized split, read from Arrow in one call: iterating ``split["length"]``
+    formats row by row in datasets 5 (about 3 s for 400k texts)."""
+    return split.with_format("arrow")[:]["length"].to_numpy()
