@@ -12,6 +12,7 @@ EXPECTED = {
     "single_gpu": ("NO", 1),
     "multi_gpu": ("MULTI_GPU", 2),
     "fsdp": ("FSDP", 2),
+    "fsdp_cpu": ("FSDP", 2),  # FSDP2 over gloo: proven on CPU in test_launch.py
     "deepspeed_zero2": ("DEEPSPEED", 2),
     "multi_node": ("MULTI_GPU", 16),
 }
@@ -28,7 +29,7 @@ def test_config_loads_in_accelerate(path):
     assert str(config.distributed_type).split(".")[-1] == distributed_type
     assert config.num_processes == processes
     raw = yaml.safe_load(path.read_text())
-    assert raw["use_cpu"] is (path.stem == "cpu")
+    assert raw["use_cpu"] is (path.stem in ("cpu", "fsdp_cpu"))
 
 
 def test_gpu_check_script_is_valid_bash_and_says_when_there_is_no_gpu():

@@ -102,3 +102,34 @@ def test_two_process_run_says_each_thing_once_and_ends_with_where_the_outputs_ar
     assert len(heads) == 1 and "classifier.weight" in heads[0], heads  # ... is one line
     assert lines[-1].endswith(f"saved to {out}"), lines[-3:]
     assert "results.json" in lines[-1] and "model card" in lines[-1]
+
+
+def test_fsdp_on_two_cpu_processes_saves_a_full_model_pipeline_loads(tmp_path, tiny_bert, news_csv):
+    """FSDP2 with the fast path, 2 processes over gloo (accelerate_configs/fsdp_cpu.yaml): the sharded run
+    trains, saves a full state dict, and that folder is a complete model (no missing or unexpected weights)
+    whose pipeline() scores equal the project's own classifier's on it."""
+    from transformers import AutoModelForSequenceClassification
+
+    from trainer_tasks.inference.classifier import TextClassifier
+
+    out = str(tmp_path / "out")
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(ROOT / "accelerate_configs" / "fsdp_cpu.yaml"), "--main_process_port", "29613",
+        str(ROOT / "train.py"), "--task", "news", "--data_files", news_csv, *train_args(tiny_bert, out),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(Path(out, "results.json").read_text())
+    assert results["world_size"] == 2 and results["fast_path"]["cls_only_last_layer"] == "on"
+    assert results["kept_model"]["how"] == "last (FSDP)"
+    assert results["epochs"][-1]["train_loss"] < results["epochs"][0]["train_loss"]
+    _, info = AutoModelForSequenceClassification.from_pretrained(out, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    texts = ["stocks market shares fall", "new phone chip software", "film music star"]
+    scores = pipeline("text-classification", model=out, top_k=None)(texts)
+    ours = TextClassifier.load(out, precision="fp32").predict(texts, progress=False).scores
+    for row, expected in zip(scores, ours, strict=True):
+        by_label = {item["label"]: item["score"] for item in row}
+        assert [by_label[label] for label in results["labels"]] == pytest.approx(list(expected), abs=1e-5)

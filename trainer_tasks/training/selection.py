@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,15 @@ def _epoch_of_step(state, step: int | None) -> float | None:
     return None
 
 
+def sharding(training_args) -> str | None:
+    """FSDP or DeepSpeed, from the Trainer options or from ``accelerate launch``'s environment, else None."""
+    if getattr(training_args, "fsdp", None) or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
+        return "FSDP"
+    if getattr(training_args, "deepspeed", None) or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+        return "DeepSpeed"
+    return None
+
+
 def choose_model_selection(training_args, task: Task, selection: SelectionArguments) -> ModelSelection:
     """``train.py`` step: decide how the kept weights are chosen, before the Trainer is built.
 
@@ -212,5 +222,13 @@ def choose_model_selection(training_args, task: Task, selection: SelectionArgume
         return ModelSelection(metric=metric, how="best (load_best_model_at_end)", early_stopping=stopping)
     if not selection.keep_best_model:
         return ModelSelection(metric=metric, how="last", early_stopping=stopping)
+    sharded = sharding(training_args)
+    if sharded:
+        logger.warning(
+            "keeping the last weights: the in-memory copy of the best evaluation is not made under %s (its weights "
+            "are sharded); pass --load_best_model_at_end with a matching --save_strategy to keep the best",
+            sharded,
+        )
+        return ModelSelection(metric=metric, how=f"last ({sharded})", early_stopping=stopping)
     keep = KeepBestModel(metric, bool(training_args.greater_is_better))
     return ModelSelection(metric=metric, how="best (in memory)", keep_best=keep, early_stopping=stopping)
