@@ -43,6 +43,7 @@ from trainer_tasks.training.degenerate import (
 from trainer_tasks.training.distillation import DistillationArguments
 from trainer_tasks.training.epoch_table import EpochTableCallback
 from trainer_tasks.training.label_counts import report_label_counts
+from trainer_tasks.training.long_text import split_off_windows
 from trainer_tasks.training.output_folder import RunIdentity, check_checkpoint_fits, claim_output_dir
 from trainer_tasks.training.overlap import report_duplicates
 from trainer_tasks.training.parsing import parse_args
@@ -130,7 +131,13 @@ def run(
     check_sequence_length(tokenizer, data_args.max_seq_length, model_token_limit(tokenizer, model.config))
     with training_args.main_process_first(desc="tokenizing"):  # the others read what the main process cached
         splits = tokenize_splits(raw, tokenizer, data_args, model.config, cache_dir=model_args.cache_dir)
-    check_truncation(token_counts(splits["train"]), max_length(tokenizer, data_args, model.config), warnings)
+    # --long_text chunk: the window-to-text mappings, kept aside (never a model input)
+    windows = split_off_windows(
+        splits, data_args.long_text, data_args.stride, data_args.chunk_aggregation, task.problem_type
+    )
+    splits = windows.splits
+    if not windows.chunked:  # windows that fill max_length were not cut
+        check_truncation(token_counts(splits["train"]), max_length(tokenizer, data_args, model.config), warnings)
     if search_args.hp_search:  # trials scored on validation replace training, test and saving
         return run_search(
             task, output_folder, raw, splits, tokenizer, model_args=model_args, data_args=data_args,
@@ -152,7 +159,8 @@ def run(
         eval_dataset=splits["validation"],
         processing_class=tokenizer,
         data_collator=make_collator(tokenizer, data_args),
-        compute_metrics=task.compute_metrics,
+        compute_metrics=windows.compute_metrics(task.compute_metrics),  # per text when chunked
+        ordered_evaluation=windows.chunked,  # window i of the metrics is window i of the split
         callbacks=[epoch_table, *selection.callbacks, ModelCardCallback(task, model_args, data_args, raw, epoch_table)],
     )
     checkpoint = resolve_checkpoint(training_args)
@@ -161,9 +169,11 @@ def run(
     output_folder.make_ready()
     try:
         train_output = trainer.train(resume_from_checkpoint=checkpoint)
-        test_metrics, test_predictions = evaluate_test(trainer, splits["test"])
+        test_metrics, test_predictions = evaluate_test(trainer, splits["test"], per_text=windows.per_text_predictions)
         # multi-label only: tuned on validation, saved into the config; test scored from its predictions
-        threshold_results = tune_thresholds(trainer, splits, task, threshold_args, test_predictions)
+        threshold_results = tune_thresholds(
+            trainer, splits, task, threshold_args, test_predictions, per_text=windows.per_text_predictions
+        )
         if (threshold_results.get("threshold_rule") or {}).get("warning"):
             warnings.add(threshold_results["threshold_rule"]["warning"])
     finally:
@@ -176,7 +186,7 @@ def run(
         duplicates=duplicates, label_counts=label_counts,
     )  # fmt: skip
     record.add(**loss_weight_results(trainer), **threshold_results, warnings=list(warnings))
-    record.add(fast_path=fast_path.switches, loss_arguments=asdict(loss_args))
+    record.add(fast_path=fast_path.switches, loss_arguments=asdict(loss_args), long_text=windows.results())
     record.add(distillation_arguments=asdict(distillation_args), **selection.results(trainer))
     record.add(test_intervals=test_intervals(task.compute_metrics, test_predictions, raw["test"]))  # every rank: seeded
     if trainer.is_world_process_zero():

@@ -116,6 +116,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
         max_length=args.max_length,
         precision=args.precision,
         progress=not args.no_progress,
+        long_text=args.long_text,
+        stride=args.stride,
+        aggregation=args.chunk_aggregation,
     )
     print(
         f"evaluate: {evaluation.rows} rows in {evaluation.seconds:.1f}s "

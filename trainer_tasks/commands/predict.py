@@ -54,6 +54,9 @@ def predict_file(
     max_length: int | None = None,
     precision: str = "auto",
     progress: bool = True,
+    long_text: str = "truncate",
+    stride: int = 64,
+    aggregation: str | None = None,
 ) -> dict:
     """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend).
 
@@ -77,7 +80,14 @@ def predict_file(
         logger.info("thresholds: %s", "saved with the model" if saved else "none saved, 0.5 for every label")
     start = time.perf_counter()
     predictions = classifier.predict(
-        texts, batch_size=batch_size, batch_tokens=batch_tokens, progress=progress, text_pairs=pairs
+        texts,
+        batch_size=batch_size,
+        batch_tokens=batch_tokens,
+        progress=progress,
+        text_pairs=pairs,
+        long_text=long_text,
+        stride=stride,
+        aggregation=aggregation,
     )
     seconds = time.perf_counter() - start
     rows = prediction_rows(texts, predictions, classifier.labels, text_pairs=pairs)
@@ -157,6 +167,19 @@ def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PRECISIONS,
         help="fp32 (exact), bf16 (autocast, fp32 head), or auto (default): bf16 where the CPU or GPU runs it natively.",
     )
+    parser.add_argument(
+        "--long_text",
+        default="truncate",
+        choices=("truncate", "chunk"),
+        help="Texts past --max_length: truncate (default) or chunk into overlapping windows, scored per text.",
+    )
+    parser.add_argument("--stride", type=int, default=64, help="--long_text chunk: tokens windows share (64).")
+    parser.add_argument(
+        "--chunk_aggregation",
+        default=None,
+        choices=("mean", "max"),
+        help="--long_text chunk: window logits to text logits (default: mean; max for multi-label).",
+    )
     parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
 
 
@@ -175,4 +198,7 @@ def run_predict(args: argparse.Namespace) -> None:
         max_length=args.max_length,
         precision=args.precision,
         progress=not args.no_progress,
+        long_text=args.long_text,
+        stride=args.stride,
+        aggregation=args.chunk_aggregation,
     )

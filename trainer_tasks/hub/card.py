@@ -350,6 +350,7 @@ def _hyperparameters(training: TrainingRecord, data: DataRecord, world_size: int
         "precision": precision,
         "train_sampling_strategy": training.train_sampling_strategy,
         "max_seq_length": data.max_seq_length or "model limit (at most 512)",
+        "long_text": data.long_text,  # truncate (the default) or chunk: overlapping windows, scored per text
         "padding": "fixed length" if data.pad_to_max_length else "dynamic (per batch)",
         "max_text_chars": data.max_text_chars,
         "seed": training.seed,

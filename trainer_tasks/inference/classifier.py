@@ -1,15 +1,16 @@
 """``TextClassifier``: a saved model (PyTorch or ONNX) that classifies texts fast, in input order.
 
-Faster than a ``pipeline()`` loop because texts are tokenized once, sorted by length and run in
-batches padded only to their own longest text (at most ``batch_tokens`` padded tokens each), then
-put back in input order; the last layer computes [CLS] only, and bf16 runs where the hardware has
-it natively (``precision``). Multi-label models apply the per-label thresholds saved in their
-config (``config.thresholds``; 0.5 where none are saved); single-label models take the softmax
-argmax. Empty texts are kept and flagged (no scores); texts longer than the model's limit are
-truncated to it and flagged. A sentence-pair model (two ``config.input_columns``, saved by
-``train.py``) takes each row as ``(text, text_pair)``, tokenized as a pair as in training. The
-model is a ``train.py`` output folder, a Hub id, or a folder from ``trainer-tasks export`` (ONNX
-Runtime instead of PyTorch).
+Faster than a ``pipeline()`` loop because texts are tokenized once, sorted by length and run in batches
+padded only to their own longest text (at most ``batch_tokens`` padded tokens each), then put back in
+input order; the last layer computes [CLS] only, and bf16 runs where the hardware has it natively
+(``precision``). Multi-label models apply the per-label thresholds saved in their config
+(``config.thresholds``; 0.5 where none are saved); single-label models take the softmax argmax. Empty
+texts are kept and flagged (no scores); texts longer than the model's limit are truncated to it and
+flagged, or with ``long_text="chunk"`` split into overlapping windows whose logits are aggregated per
+text (mean, or max for multi-label; ``trainer_tasks.training.long_text``). A sentence-pair model (two
+``config.input_columns``, saved by ``train.py``) takes each row as ``(text, text_pair)``, tokenized as a
+pair as in training. The model is a ``train.py`` output folder, a Hub id, or a folder from
+``trainer-tasks export`` (ONNX Runtime instead of PyTorch).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from trainer_tasks.core.saved_model import (
 from trainer_tasks.fast_path import mixed_precision
 from trainer_tasks.fast_path.prepare import prepare_for_inference
 from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, ONNX_FILE, PRECISIONS
+from trainer_tasks.training.long_text import AGGREGATIONS, MODES, aggregate, default_aggregation
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class TextPredictions:
 DEFAULT_INPUT_COLUMNS = ("text",)
 # As training and pipeline() cut a pair: tokens come off the longer of the two texts first.
 TRUNCATION = "longest_first"
+DEFAULT_STRIDE = 64  # --long_text chunk: tokens shared by consecutive windows, as train.py's --stride default
 
 
 def input_columns(config: PretrainedConfig) -> tuple[str, ...]:
@@ -254,6 +257,20 @@ class TextClassifier:
         keys = [key for key in encoded if key in self.input_names or key == "attention_mask"]
         return {key: encoded[key] for key in keys}, truncated
 
+    def encode_windows(self, texts: Sequence[str], stride: int) -> tuple[dict[str, list], np.ndarray]:
+        """Every text as windows of ``max_length`` tokens overlapping by ``stride``, and each window's text."""
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=False)
+        if not 0 <= stride < room:
+            raise TaskError(
+                f"--stride must be between 0 and {room - 1} for {self.max_length}-token windows, got {stride}"
+            )
+        encoded = self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, stride=stride, return_overflowing_tokens=True
+        )
+        owners = np.asarray(encoded.pop("overflow_to_sample_mapping"), dtype=np.int64)
+        keys = [key for key in encoded if key in self.input_names or key == "attention_mask"]
+        return {key: encoded[key] for key in keys}, owners
+
     def logits(
         self,
         texts: Sequence[str],
@@ -261,22 +278,53 @@ class TextClassifier:
         batch_tokens: int = BATCH_TOKENS,
         progress: bool = False,
         text_pairs: Sequence[str] | None = None,
+        long_text: str = "truncate",
+        stride: int = DEFAULT_STRIDE,
+        aggregation: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Raw logits in input order, from length-sorted batches; and the truncation flags.
 
         A pair's length is its two texts' together, so the token budget holds for pairs as for texts.
+        ``long_text="chunk"``: single texts past ``max_length`` are classified as overlapping windows whose
+        logits are aggregated per text (``aggregation``: mean, max; default mean, max for multi-label); none is
+        truncated then. Pairs are always truncated (a window of one text has no place for its partner's).
         """
+        if long_text not in MODES:
+            raise TaskError(f"--long_text must be one of {list(MODES)}, got {long_text!r}")
+        if aggregation is not None and aggregation not in AGGREGATIONS:
+            raise TaskError(f"--chunk_aggregation must be one of {list(AGGREGATIONS)}, got {aggregation!r}")
+        if long_text == "chunk" and text_pairs is None:
+            encoded, owners = self.encode_windows(texts, stride)
+            window_logits = self._run_encoded(encoded, batch_size, batch_tokens, progress)
+            how = aggregation or default_aggregation(self.config.problem_type)
+            logits = aggregate(window_logits, owners, how).astype(np.float32)
+            if len(owners) > len(texts):
+                logger.info(
+                    "long texts: %d of %d texts chunked into %d windows (stride %d, %s of logits)",
+                    int((np.bincount(owners) > 1).sum()),
+                    len(texts),
+                    len(owners),
+                    stride,
+                    how,
+                )
+            return logits, np.zeros(len(texts), dtype=bool)
+        if long_text == "chunk":
+            logger.warning("--long_text chunk applies to single texts: sentence pairs are truncated (longest first)")
         encoded, truncated = self.encode(texts, text_pairs)
+        return self._run_encoded(encoded, batch_size, batch_tokens, progress), truncated
+
+    def _run_encoded(self, encoded: dict[str, list], batch_size: int, batch_tokens: int, progress: bool) -> np.ndarray:
+        """Logits of every encoded row, in row order, from length-sorted token-budget batches."""
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")  # longest first: a memory problem shows at once
-        logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        with tqdm(total=len(texts), unit="texts", disable=None if progress else True, file=sys.stderr) as bar:
+        logits = np.zeros((len(lengths), len(self.labels)), dtype=np.float32)
+        with tqdm(total=len(lengths), unit="texts", disable=None if progress else True, file=sys.stderr) as bar:
             for rows in token_budget_batches(lengths[order], order, batch_size, batch_tokens):
                 features = {key: [values[i] for i in rows] for key, values in encoded.items()}
                 batch = self.tokenizer.pad(features, return_tensors="np")
                 logits[rows] = self.run({key: np.asarray(value) for key, value in batch.items()})
                 bar.update(len(rows))
-        return logits, truncated
+        return logits
 
     def scores(self, logits: np.ndarray) -> np.ndarray:
         """Independent sigmoids (multi-label) or a softmax (single-label)."""
@@ -293,10 +341,14 @@ class TextClassifier:
         batch_tokens: int = BATCH_TOKENS,
         progress: bool = False,
         text_pairs: Sequence[str] | None = None,
+        long_text: str = "truncate",
+        stride: int = DEFAULT_STRIDE,
+        aggregation: str | None = None,
     ) -> TextPredictions:
         """Scores and labels for every text, or every ``(text, text_pair)`` with ``text_pairs``.
 
-        Empty rows (a pair is empty when both its texts are) get NaN scores and no labels.
+        Empty rows (a pair is empty when both its texts are) get NaN scores and no labels. ``long_text``,
+        ``stride``, ``aggregation``: as ``logits`` (default: truncate to ``max_length``).
         """
         if batch_size < 1:
             raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
@@ -313,7 +365,14 @@ class TextClassifier:
         if len(present):
             present_pairs = None if pairs is None else [pairs[i] for i in present]
             logits, cut = self.logits(
-                [texts[i] for i in present], batch_size, batch_tokens, progress, text_pairs=present_pairs
+                [texts[i] for i in present],
+                batch_size,
+                batch_tokens,
+                progress,
+                text_pairs=present_pairs,
+                long_text=long_text,
+                stride=stride,
+                aggregation=aggregation,
             )
             scores[present] = self.scores(logits)
             truncated[present] = cut

@@ -351,6 +351,9 @@ def evaluate_model(
     max_length: int | None = None,
     precision: str = "auto",
     progress: bool = True,
+    long_text: str = "truncate",
+    stride: int = 64,
+    aggregation: str | None = None,
 ) -> Evaluation:
     """Load the model, read every row of ``files`` with its task's builder, classify, score.
 
@@ -361,7 +364,16 @@ def evaluate_model(
     config = data_config(task, classifier, files, saved, columns or Columns())
     task, data = read_labelled(task, config, classifier)
     start = time.perf_counter()
-    logits, truncated = classifier.logits(data.texts, batch_size, batch_tokens, progress, text_pairs=data.pairs)
+    logits, truncated = classifier.logits(
+        data.texts,
+        batch_size,
+        batch_tokens,
+        progress,
+        text_pairs=data.pairs,
+        long_text=long_text,
+        stride=stride,
+        aggregation=aggregation,
+    )
     seconds = time.perf_counter() - start
     names = list(classifier.labels)
     if task.is_multi_label:

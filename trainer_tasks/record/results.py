@@ -316,6 +316,7 @@ def collect_results(
             test_size=len(raw["test"]),
             max_seq_length=data_args.max_seq_length,
             pad_to_max_length=data_args.pad_to_max_length,
+            long_text=getattr(data_args, "long_text", "truncate"),
             max_text_chars=data_args.max_text_chars,
             **{name: getattr(data_args, name, None) for name in DATA_SOURCE_FIELDS},
             task_options=task_options(data_args),

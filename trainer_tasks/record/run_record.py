@@ -54,6 +54,7 @@ class DataRecord:
     dataset_name: str | None = None
     max_seq_length: int | None = None
     pad_to_max_length: bool = False
+    long_text: str = "truncate"  # texts past max_seq_length: truncated, or chunked into windows (training.long_text)
     max_text_chars: int | None = None
     # where the splits came from, as given (files per split, or a Hub dataset's config, revision and splits)
     train_file: str | None = None
@@ -116,6 +117,8 @@ class RunRecord:
     warnings: list[str] = field(default_factory=list)  # what made the run suspect (training.degenerate)
     fast_path: dict[str, str] = field(default_factory=dict)  # each speed-up, on or why off (fast_path.prepare)
     loss_arguments: dict[str, Any] | None = None
+    # --long_text: mode, stride, aggregation, texts chunked and windows per split (training.long_text)
+    long_text: dict[str, Any] | None = None
     distillation_arguments: dict[str, Any] | None = None
     pos_weight: dict[str, float] | None = None
     class_weights: dict[str, float] | None = None

@@ -163,6 +163,27 @@ class DataArguments:
         default=None,
         metadata={"help": "Truncate inputs to this many tokens (default: the model's limit, at most 512)."},
     )
+    long_text: str = field(
+        default="truncate",
+        metadata={
+            "help": "Texts longer than --max_seq_length: truncate (default: the model sees their beginning) or "
+            "chunk (overlapping windows, each trained with its text's label; validation and test scored per "
+            "text from its windows' logits). Sentence pairs are always truncated.",
+            "choices": ["truncate", "chunk"],
+        },
+    )
+    stride: int = field(
+        default=64,
+        metadata={"help": "--long_text chunk: tokens shared by consecutive windows (below the window's text tokens)."},
+    )
+    chunk_aggregation: str | None = field(
+        default=None,
+        metadata={
+            "help": "--long_text chunk: how a text's window logits become its logits (default: mean for "
+            "single-label, max for multi-label).",
+            "choices": ["mean", "max"],
+        },
+    )
     pad_to_max_length: bool = field(
         default=False,
         metadata={
@@ -226,6 +247,8 @@ class DataArguments:
                 f"--text_column takes one column, or two for sentence pairs; got {len(self.text_column)}: "
                 f"{self.text_column}"
             )
+        if self.stride < 0:
+            raise TaskError(f"--stride must be zero or more tokens, got {self.stride}")
         if self.pad_to_max_length and self.max_seq_length is None:
             raise TaskError("--pad_to_max_length needs --max_seq_length (the thesis used the longest input)")
 

@@ -13,8 +13,10 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, default_data_collator
 
+from tasks import TaskError
 from trainer_tasks.core.saved_model import HARD_MAX_LENGTH, model_token_limit
 from trainer_tasks.training.arguments import DataArguments
+from trainer_tasks.training.long_text import chunk_batch
 from trainer_tasks.training.token_cache import cache_folder, tokenize_with_cache
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def tokenize_splits(
     padding = "max_length" if data_args.pad_to_max_length else False
 
     text_columns = [column for column in ("text", "text_pair") if column in raw["train"].column_names]
+    chunk = chunking(data_args, text_columns, tokenizer, length)
 
     def tokenize(batch: dict) -> dict:
         # A sentence pair goes in as (text, text_pair): the tokenizer adds the separator and segment ids, and
@@ -72,19 +75,27 @@ def tokenize_splits(
     # the group column (a grouped split's) is for resampling test scores, not a model input
     dropped = [*text_columns, *(["group"] if "group" in raw["train"].column_names else [])]
 
+    def windows(batch: dict, indices: list[int]) -> dict:
+        return chunk_batch(tokenizer, batch, indices, length, data_args.stride, padding)
+
     def encode(split):
         return split.map(
-            tokenize,
+            windows if chunk else tokenize,
+            with_indices=chunk,
             batched=True,
             batch_size=2048,
-            remove_columns=dropped,
+            remove_columns=split.column_names if chunk else dropped,  # windows outnumber rows: every column goes
             num_proc=data_args.preprocessing_num_workers,
             desc="Tokenizing",
         )
 
     if data_args.token_cache:
         settings = {"max_length": length, "padding": padding, "text_columns": text_columns, "dropped": dropped}
-        splits = tokenize_with_cache(raw, encode, settings, tokenizer, cache_folder(cache_dir))
+        if chunk:  # truncate runs keep their earlier fingerprint (and cached files)
+            settings["long_text"] = {"mode": "chunk", "stride": data_args.stride}
+        splits = tokenize_with_cache(
+            raw, encode, settings, tokenizer, cache_folder(cache_dir), one_row_per_text=not chunk
+        )
     else:
         splits = DatasetDict({name: encode(split) for name, split in raw.items()})
         logger.info("tokenized splits: tokenized, not cached (--no_token_cache)")
@@ -92,9 +103,25 @@ def tokenize_splits(
         # An input that fills max_length was (almost always) cut: say how many, never truncate silently.
         # (read from Arrow: iterating split["length"] formats row by row, 3 s for 400k texts in datasets 5)
         cut = int((token_counts(split) >= length).sum())
-        if cut:
+        if cut and not chunk:
             logger.warning("%d of %d %s texts reached %d tokens and were truncated", cut, len(split), name, length)
     return splits
+
+
+def chunking(
+    data_args: DataArguments, text_columns: list[str], tokenizer: PreTrainedTokenizerBase, length: int
+) -> bool:
+    """Whether texts become windows: ``--long_text chunk`` for single texts. Sentence pairs keep truncating
+    (a window of one text has no place for its partner's)."""
+    if data_args.long_text != "chunk":
+        return False
+    if "text_pair" in text_columns:
+        logger.warning("--long_text chunk applies to single texts: sentence pairs are truncated (longest first)")
+        return False
+    room = length - tokenizer.num_special_tokens_to_add(pair=False)
+    if data_args.stride >= room:
+        raise TaskError(f"--stride {data_args.stride} must be below the {room} text tokens of a {length}-token window")
+    return True
 
 
 def make_collator(tokenizer: PreTrainedTokenizerBase, data_args: DataArguments):

@@ -9,6 +9,7 @@ label names) and ``trainer_state.json`` (the step-by-step log history, for train
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,13 +72,18 @@ def predict_split(trainer: Trainer, dataset, prefix: str) -> tuple[dict[str, flo
     return output.metrics, predictions
 
 
-def evaluate_test(trainer: Trainer, test_dataset) -> tuple[dict[str, float], Predictions]:
+def evaluate_test(
+    trainer: Trainer, test_dataset, per_text: Callable[[Predictions, str], Predictions] | None = None
+) -> tuple[dict[str, float], Predictions]:
     """Test metrics (``test_*``) as ``trainer.evaluate`` returns them, and the test predictions.
 
     Process 0 keeps the predictions (``predictions_test.npz``) and the log history; every process
     gets them back, so later steps (threshold tuning) score the test split without predicting it again.
+    ``per_text`` (``--long_text chunk``) turns window predictions into one row per text before they are kept.
     """
     metrics, predictions = predict_split(trainer, test_dataset, "test")
+    if per_text is not None:
+        predictions = per_text(predictions, "test")
     if trainer.is_world_process_zero():
         save_predictions(trainer.args.output_dir, predictions)
     trainer.save_state()  # trainer_state.json with the log history (process 0 only)

@@ -455,7 +455,12 @@ def _log_rows(rows: list[LabelThreshold], objective: str) -> None:
 
 
 def tune_thresholds(
-    trainer: Trainer, splits: DatasetDict, task: Task, args: ThresholdArguments, test: Predictions
+    trainer: Trainer,
+    splits: DatasetDict,
+    task: Task,
+    args: ThresholdArguments,
+    test: Predictions,
+    per_text: Callable[[Predictions, str], Predictions] | None = None,
 ) -> dict:
     """Tune on validation, store the kept thresholds in the model config, and score test at 0.5 and at them.
 
@@ -464,7 +469,7 @@ def tune_thresholds(
     with the validation primary metric at 0.5 and at the tuned set) and ``test_metrics_tuned`` (the
     keys of ``test_metrics``, which stay at 0.5). Empty for single-label tasks. Costs one prediction
     pass over validation; the test split is scored from ``test`` (``evaluate_test``'s predictions),
-    never used to choose.
+    never used to choose. ``per_text`` (``--long_text chunk``): validation windows aggregated per text first.
     """
     config = trainer.model.config
     if not task.is_multi_label or not args.tune_thresholds:
@@ -473,6 +478,8 @@ def tune_thresholds(
         return {}
     labels = list(task.labels)
     validation = predict_split(trainer, splits["validation"], "validation")[1]
+    if per_text is not None:
+        validation = per_text(validation, "validation")
     rows, rule = choose_thresholds(task, validation.logits, validation.labels.astype(int), args)
     thresholds = {row.label: row.threshold for row in rows}
     setattr(config, CONFIG_ATTRIBUTE, thresholds)

@@ -48,19 +48,25 @@ def cache_folder(cache_dir: str | None = None) -> str:
 
 
 def tokenize_with_cache(
-    raw: DatasetDict, encode: Callable[[Dataset], Dataset], settings: dict, tokenizer, folder: str
+    raw: DatasetDict,
+    encode: Callable[[Dataset], Dataset],
+    settings: dict,
+    tokenizer,
+    folder: str,
+    one_row_per_text: bool = True,
 ) -> DatasetDict:
     """``encode`` applied to every split of ``raw``, read from ``folder`` where an earlier run left the result.
 
     ``settings`` are the JSON-able options ``encode`` depends on besides the tokenizer (max_length, padding,
     the columns): they enter the fingerprint with the tokenizer and every split's content. Logs one line
-    saying whether the splits were reused or tokenized, and where they are kept.
+    saying whether the splits were reused or tokenized, and where they are kept. ``one_row_per_text``: a kept
+    file must have as many rows as its split (False for ``--long_text chunk``, whose windows outnumber texts).
     """
     fingerprint = run_fingerprint(raw, tokenizer, settings)
     splits, reused, tokenized, unsaved = {}, [], [], []
     for name, split in raw.items():
         path = os.path.join(folder, f"{fingerprint}-{name}.arrow")
-        cached = read_split(path, len(split), f"{fingerprint}-{name}")
+        cached = read_split(path, len(split) if one_row_per_text else None, f"{fingerprint}-{name}")
         if cached is not None:
             splits[name] = cached
             reused.append(name)
@@ -143,7 +149,7 @@ def tokenizer_digest(tokenizer) -> str:
     return digest.hexdigest()
 
 
-def read_split(path: str, rows: int, fingerprint: str) -> Dataset | None:
+def read_split(path: str, rows: int | None, fingerprint: str) -> Dataset | None:
     """The tokenized split kept at ``path``, read into memory (as a freshly tokenized split is: later maps stay
     in memory and write no cache files), or None when there is none or it does not read back whole."""
     if not os.path.exists(path):
@@ -154,7 +160,7 @@ def read_split(path: str, rows: int, fingerprint: str) -> Dataset | None:
     try:
         table = InMemoryTable.from_file(path)
         table.table.validate(full=True)  # offsets and lengths within their buffers
-        if table.num_rows != rows:
+        if rows is not None and table.num_rows != rows:
             raise ValueError(f"{table.num_rows} rows where the split has {rows}")
         if not {"input_ids", "length"} <= set(table.column_names):
             raise ValueError(f"columns {table.column_names}")

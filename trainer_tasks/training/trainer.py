@@ -71,10 +71,12 @@ class TaskTrainer(HubPublishingMixin, Trainer):
     # Every loss here is a per-batch mean: the Trainer divides it by the gradient-accumulation steps.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args, task_loss: TaskLoss | None = None, **kwargs) -> None:
+    def __init__(self, *args, task_loss: TaskLoss | None = None, ordered_evaluation: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
         self.task_loss = task_loss
+        # --long_text chunk: metrics aggregate windows per text by position, so evaluation keeps dataset order
+        self.ordered_evaluation = ordered_evaluation
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, or ``task_loss`` (e.g. class weights) on its logits when one is held."""
@@ -114,6 +116,7 @@ class TaskTrainer(HubPublishingMixin, Trainer):
         """Evaluation batches of similar length (metrics do not depend on order), lengths read from Arrow."""
         if (
             self.args.train_sampling_strategy == "group_by_length"
+            and not self.ordered_evaluation
             and isinstance(eval_dataset, datasets.Dataset)
             and "input_ids" in eval_dataset.column_names
         ):
@@ -123,6 +126,8 @@ class TaskTrainer(HubPublishingMixin, Trainer):
                 lengths=preprocessing.sequence_lengths(eval_dataset),
                 generator=torch.Generator().manual_seed(seed),
             )
+        if self.ordered_evaluation:  # the base class would group by length too: keep dataset order
+            return torch.utils.data.SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
         return super()._get_eval_sampler(eval_dataset)
 
     def get_test_dataloader(self, test_dataset) -> torch.utils.data.DataLoader:
