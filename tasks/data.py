@@ -597,19 +597,6 @@ def long_texts_note(before: int, after: int, max_chars: int | None) -> str:
     return f"--max_text_chars {max_chars} dropped {before - after} of {before} rows"
 
 
-def load_hub_dataset(name: str, config: DataConfig) -> pd.DataFrame:
-    """A Hub dataset's (or save_to_disk folder's) splits pooled into one frame; the builder re-splits it the
-    thesis way. Every value becomes a string, as the built-in tasks read text columns (ClassLabel values
-    become their names; a missing value, such as "no label", stays missing)."""
-    from tasks.readers import read_dataset  # readers imports this module
-
-    splits = read_dataset(
-        name, config_name=config.dataset_config_name, revision=config.dataset_revision, cache_dir=config.cache_dir
-    )
-    frames = [frame.astype({column: str for column in data_columns(frame)}) for frame in splits.frames.values()]
-    return pool(frames)
-
-
 def pool(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 

@@ -325,8 +325,10 @@ def test_read_file_reads_a_dataset_folder_and_refuses_a_dataset_dict_folder(save
         assert f"{tmp_path}: is a folder, but not one written by save_to_disk" in one_line(error)
 
 
-def test_load_hub_dataset_pools_splits_as_strings(saved):
-    frame = data.load_hub_dataset(saved["dict"], DataConfig(dataset_name=saved["dict"]))
+def test_a_dataset_read_for_a_built_in_task_pools_its_splits_as_strings(saved):
+    from tasks import splits
+
+    frame = splits.read_frames(DataConfig(dataset_name=saved["dict"]), read_one=lambda path: None)
     assert frame["label"].tolist()[:3] == ["neg", "pos", "pos"]
     assert frame["label"].isna().tolist() == [False, False, False, True, True]  # "no label" stays missing
     assert all(isinstance(value, str) for value in frame["tags"])
