@@ -36,8 +36,28 @@ class Interrupted(KeyboardInterrupt):
         self.signal_number = signal_number
 
 
+# The signal received, kept until the entry point has reported it. Python runs a signal handler
+# between bytecodes of the main thread, and an exception raised there while the interpreter is inside
+# a ``__del__`` or a weakref/GC callback is printed as "Exception ignored" and dropped: the run would
+# go on as if never stopped. ``raise_if_interrupted`` (called after every training step and when the
+# entry point's work returns) raises it again, so a stop is never lost.
+_received: int | None = None
+
+
+def _interruption(signal_number: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signal_number == signal.SIGINT else Interrupted(signal_number)
+
+
 def _raise_interrupted(signal_number: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signal_number)
+    global _received
+    _received = signal_number
+    raise _interruption(signal_number)
+
+
+def raise_if_interrupted() -> None:
+    """Raise the Ctrl-C/SIGTERM received earlier whose exception was swallowed on the way (see ``_received``)."""
+    if _received is not None:
+        raise _interruption(_received)
 
 
 def first_line(error: BaseException) -> str:
@@ -134,9 +154,12 @@ def run_entry_point(
     """
     from trainer_tasks.core.secrets import redact
 
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    global _received
+    _received = None
+    previous = {number: signal.signal(number, _raise_interrupted) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         main()
+        raise_if_interrupted()
         return 0
     except TaskError as error:
         if is_first_process():
@@ -147,6 +170,7 @@ def run_entry_point(
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt as interruption:
+        _received = None
         what = "terminated (SIGTERM)" if isinstance(interruption, Interrupted) else "interrupted (Ctrl-C)"
         if is_first_process():
             advice = on_interrupt() if on_interrupt is not None else "nothing was written after the interruption"
@@ -161,4 +185,5 @@ def run_entry_point(
         print(redact(traceback.format_exc(), secrets()), file=sys.stderr, end="")
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -11,15 +11,27 @@ import logging
 import datasets
 import torch
 from torch.utils.data import SequentialSampler
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from trainer_tasks.core.boundary import raise_if_interrupted
 from trainer_tasks.hub.publish import HubPublishingMixin
 from trainer_tasks.training import preprocessing
 from trainer_tasks.training.weighted_loss import TaskLoss
 
 LENGTH_COLUMN = "length"
 logger = logging.getLogger(__name__)
+
+
+class StopWhenInterrupted(TrainerCallback):
+    """Ends training at the next step after Ctrl-C/SIGTERM whose exception was swallowed (raised inside a
+    ``__del__`` or GC callback, which Python prints and drops): a stopped job must not train on unseen."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        raise_if_interrupted()
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        raise_if_interrupted()
 
 
 class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
@@ -73,6 +85,7 @@ class TaskTrainer(HubPublishingMixin, Trainer):
 
     def __init__(self, *args, task_loss: TaskLoss | None = None, ordered_evaluation: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.add_callback(StopWhenInterrupted())
         self.model_accepts_loss_kwargs = False
         self.task_loss = task_loss
         # --long_text chunk: metrics aggregate windows per text by position, so evaluation keeps dataset order
