@@ -61,7 +61,7 @@ from transformers import (  # noqa: E402
     set_seed,
 )
 
-from benchmarks import hardware  # noqa: E402
+from benchmarks import hardware, step_profile  # noqa: E402
 from tasks import DataConfig, Task, get_task  # noqa: E402
 from trainer_tasks.fast_path.prepare import prepare_for_training  # noqa: E402
 from trainer_tasks.inference.classifier import TextClassifier  # noqa: E402
@@ -570,6 +570,21 @@ def run_quality(data: TaskData, args, workdir: str) -> tuple[list[dict], object]
     return rows, best
 
 
+def run_profile(data: TaskData, args, workdir: str) -> dict:
+    """Ours' default configuration once more, its measured steps under torch's profiler: what is left to win."""
+    config = next(config for config in CONFIGS if config.key == "ours")
+    total = args.warmup + args.steps
+    timer, profiler = StepTimer(), step_profile.StepProfiler(skip=args.warmup, steps=args.steps)
+    training_args = training_arguments(config, os.path.join(workdir, "profile"), total, args.batch_size)
+    trainer = make_trainer(config, data, training_args, collator_for(config, data), [timer, profiler], total)
+    set_seed(SEED)
+    trainer.train()
+    step_seconds = (timer.ends[total - 1] - timer.ends[args.warmup - 1]) / args.steps
+    summary = step_profile.summarize(profiler.operators, args.steps, step_seconds)
+    print(f"  [{data.task.name} profile] {summary['step_ms']:.0f} ms per step", flush=True)
+    return {"task": data.task.name, "dtype": "bf16" if training_args.bf16 else "fp32", **summary}
+
+
 def share(flops: float, dtype: str, peaks: dict) -> float:
     return flops / max(peaks[dtype]) if peaks.get(dtype) else float("nan")
 
@@ -581,6 +596,13 @@ def round_ratio_range(row: dict, reference: dict | None) -> str:
     pairs = zip(row["repeats"], reference["repeats"], strict=True)
     ratios = [ours["samples_per_s"] / base["samples_per_s"] for ours, base in pairs]
     return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
+def best_plain_trainer(task_rows: list[dict], dtype: str | None = None) -> dict | None:
+    """The fastest stock-Trainer row of a task (of ``dtype`` if given): what ours is compared with. Chosen among
+    the rows measured, so the comparison holds for whatever ``--configs`` a run was given."""
+    plain = [row for row in task_rows if row["config"]["trainer"] == "plain" and dtype in (None, row["dtype"])]
+    return max(plain, key=lambda row: row["samples_per_s"], default=None)
 
 
 def render(results: dict) -> str:
@@ -610,14 +632,19 @@ def render(results: dict) -> str:
         lines += ["## Training", ""]
         header = [
             "task", "configuration", "dtype", "samples/s", "tokens/s", "x seed style", "x best Trainer",
-            "x best Trainer, per round", "padding", "loss (measured steps)", "GFLOP/s", "% of peak",
+            "x best Trainer, per round", "x best fp32 Trainer", "padding", "loss (measured steps)", "GFLOP/s",
+            "% of peak",
         ]  # fmt: skip
         rows = []
+        best_names = []
         for task in dict.fromkeys(row["task"] for row in results["train"]):
             task_rows = [row for row in results["train"] if row["task"] == task]
             seed = next((row["samples_per_s"] for row in task_rows if row["key"] == "seed"), float("nan"))
-            best_row = next((row for row in task_rows if row["key"] == "plain-best"), None)
+            best_row, best_fp32_row = best_plain_trainer(task_rows), best_plain_trainer(task_rows, dtype="fp32")
             best = best_row["samples_per_s"] if best_row else float("nan")
+            best_fp32 = best_fp32_row["samples_per_s"] if best_fp32_row else float("nan")
+            if best_row:
+                best_names.append(f"{task}: {best_row['configuration']}")
             for row in task_rows:
                 rows.append(
                     [
@@ -629,6 +656,7 @@ def render(results: dict) -> str:
                         f"{row['samples_per_s'] / seed:.2f}",
                         f"{row['samples_per_s'] / best:.2f}",
                         round_ratio_range(row, best_row),
+                        f"{row['samples_per_s'] / best_fp32:.2f}",
                         f"{100 * row['padding_share']:.0f}%",
                         f"{row['loss_measured_steps']:.4f}",
                         f"{row['flops_per_s'] / 1e9:.1f}",
@@ -641,9 +669,13 @@ def render(results: dict) -> str:
             f"{args['steps']} measured optimizer steps after {args['warmup']} warm-up steps, batch "
             f"{args['batch_size']}, median of {args['repeats']} interleaved rounds (the per-round column divides each "
             "round's speed by the best Trainer's in that round); every configuration starts from the same "
-            "weights and seed, so configurations with the same batch order see the same batches.",
+            "weights and seed, so configurations with the same batch order see the same batches. The best Trainer "
+            "is the fastest plain-Trainer configuration measured in this run (" + "; ".join(best_names) + "); the "
+            "best fp32 Trainer, the fastest of them in fp32.",
             "",
         ]
+    if results.get("profile"):
+        lines += render_profile(results["profile"])
     if results["inference"]:
         lines += ["## Inference", ""]
         header = ["task", "configuration", "dtype", "texts/s", "x pipeline()", "% of peak",
@@ -701,13 +733,36 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def render_profile(profiles: list[dict]) -> list[str]:
+    lines = ["## Where ours' step time goes", ""]
+    rows = [
+        [p["task"], p["dtype"], row["category"], f"{row['ms_per_step']:.1f}", f"{100 * row['share']:.0f}%"]
+        for p in profiles
+        for row in p["categories"]
+    ]
+    lines += [markdown_table(["task", "dtype", "kind of work", "ms per step", "share of the step"], rows), ""]
+    rows = [
+        [p["task"], row["operator"], row["category"], f"{row['ms_per_step']:.1f}", f"{100 * row['share']:.0f}%"]
+        for p in profiles
+        for row in p["operators"]
+    ]
+    lines += [markdown_table(["task", "operator (self time)", "kind", "ms per step", "share"], rows), ""]
+    lines += [
+        "torch's profiler over ours' measured steps, in a run of its own (the profiler slows a step a little); "
+        "self time, so each operator counts once; 'unaccounted' is the step time no operator holds (Python, "
+        "the collator, the Trainer's bookkeeping).",
+        "",
+    ]
+    return lines
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"), help="The shared/ folder (data, models).")
     parser.add_argument("--model", default=None, help="Model folder (default: <shared>/models/all-MiniLM-L6-v2).")
     parser.add_argument("--tasks", nargs="+", default=["news", "toxic"], choices=["news", "toxic"])
-    parser.add_argument("--sections", nargs="+", default=["train", "infer", "quality"],
-                        choices=["train", "infer", "quality"])  # fmt: skip
+    parser.add_argument("--sections", nargs="+", default=["train", "profile", "infer", "quality"],
+                        choices=["train", "profile", "infer", "quality"])  # fmt: skip
     parser.add_argument("--configs", nargs="+", default=None, choices=CONFIG_KEYS,
                         help="Training configurations (default: all for news, five for toxic).")  # fmt: skip
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results"))
@@ -788,6 +843,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
             "train": [],
             "inference": [],
             "quality": [],
+            "profile": [],
         }
         by_key = {config.key: config for config in CONFIGS}
         for name in args.tasks:
@@ -797,8 +853,12 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
             results["data"][name] = data.description
             keys = [key for key in (args.configs or DEFAULT_CONFIGS[name]) if not (args.smoke and key in SMOKE_SKIPS)]
             if "train" in args.sections:
-                configs = native_configs([by_key[key] for key in keys])
+                configs = [by_key[key] for key in keys]
+                # the smoke proves every code path on a tiny model (its numbers mean nothing): emulated bf16 included
+                configs = configs if args.smoke else native_configs(configs)
                 results["train"] += run_training(data, configs, args, results["peaks"], workdir)
+            if "profile" in args.sections:
+                results["profile"].append(run_profile(data, args, workdir))
             trained = None
             if "quality" in args.sections:
                 rows, trained = run_quality(data, args, workdir)

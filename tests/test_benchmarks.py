@@ -53,13 +53,30 @@ def test_smoke_run_measures_every_configuration_and_writes_results(tmp_path):
     assert {(row["task"], row["key"]) for row in results["quality"]} == {
         (task, key) for task in ("news", "toxic") for key in throughput.QUALITY_CONFIGS[task]
     }
-    assert set(results["peaks"]) >= {"fp32", "bf16"} and all(max(v) > 0 for v in results["peaks"].values())
+    from benchmarks import hardware
+
+    # peaks of the dtypes this device runs natively only (bf16 emulated on an AVX2 CPU would take minutes)
+    assert set(results["peaks"]) == set(hardware.peak_dtypes()) and all(max(v) > 0 for v in results["peaks"].values())
 
     on_disk = json.loads((tmp_path / "throughput.json").read_text())
     assert on_disk["train"][0]["key"] == results["train"][0]["key"]
     table = (tmp_path / "throughput.md").read_text()
     assert "| task | configuration | dtype | samples/s |" in table and "x seed style" in table
     assert "seed style: pad to longest, fp32 | fp32 |" in table and "## Inference" in table
+    # the best Trainer is the fastest plain-Trainer row measured, whatever --configs held; and its fp32 one
+    for task in ("news", "toxic"):
+        rows = [row for row in results["train"] if row["task"] == task]
+        best = throughput.best_plain_trainer(rows)
+        plain = [row["samples_per_s"] for row in rows if row["config"]["trainer"] == "plain"]
+        assert best["samples_per_s"] == max(plain) and best["config"]["trainer"] == "plain"
+        assert throughput.best_plain_trainer(rows, dtype="fp32")["dtype"] == "fp32"
+    assert "x best fp32 Trainer" in table and "| nan |" not in table
+    # the profile of ours' measured steps: shares of the step that add up, matrix products among them
+    for profile in results["profile"]:
+        shares = {row["category"]: row["share"] for row in profile["categories"]}
+        assert shares["matrix products"] > 0 and abs(sum(shares.values()) - 1) < 0.35, shares
+        assert profile["operators"] and all(row["operator"].startswith("aten::") for row in profile["operators"])
+    assert "## Where ours' step time goes" in table
 
 
 def test_peak_measurement_is_bounded_and_bf16_only_where_native(monkeypatch):
