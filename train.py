@@ -166,6 +166,7 @@ def run(
     checkpoint = resolve_checkpoint(training_args)
     if checkpoint is not None:
         check_checkpoint_fits(checkpoint, output_folder.identity)
+        selection.resume_from(checkpoint)  # the best evaluation before the interruption, and its weights
     output_folder.make_ready()
     try:
         train_output = trainer.train(resume_from_checkpoint=checkpoint)

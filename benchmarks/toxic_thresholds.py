@@ -1,4 +1,5 @@
-"""Rare toxic labels on real data: per-label F1 at 0.5 versus tuned thresholds, with and without pos_weight.
+"""Rare toxic labels on real data: per-label F1 at 0.5 versus tuned thresholds, with and without pos_weight,
+and the thresholds rule: the kept thresholds against per-label F1 tuning without the rule.
 
 One command, CPU, offline, on ``../shared``:
 
@@ -6,12 +7,15 @@ One command, CPU, offline, on ``../shared``:
 
 Two ``train.py`` runs of all-MiniLM-L6-v2 on the real Jigsaw comments (``thesis_val`` and
 ``thesis_test`` pooled, re-split 80/20 then 10% of train for validation, seed 42), identical but
-for the loss: (a) plain BCE, (b) ``--pos_weight auto``. Each run tunes one threshold per label on
-its VALIDATION split (F1) and reports test metrics at 0.5 and at the tuned thresholds, from the
-same test predictions. The script prints one table: per-label test F1 and macro/micro-F1 for the
-four combinations, with the thresholds and weights. Then it scores ``--bf16_texts`` test comments
-with the plain run's model in fp32 and under bf16 autocast, to decide whether ``predict`` may use
-bf16 by default. A run whose ``results.json`` exists is reused, so an interrupted benchmark resumes.
+for the loss: (a) plain BCE, (b) ``--pos_weight auto``. Each run tunes thresholds on its VALIDATION
+split as train.py does by default (``--threshold_objective primary``: coordinate ascent on the
+Hamming score, a label's cut-off kept only where it helps, the set kept only where the validation
+Hamming score is not lower than at 0.5) and reports test metrics at 0.5 and at the kept thresholds,
+from the same test predictions. The first table: per-label test F1 and macro/micro-F1 for the four
+combinations, with the thresholds and weights. The second: test Hamming score and micro/macro-F1 of
+each saved model at 0.5, at per-label F1-optimal validation thresholds with no rule (what train.py did
+before the rule), and at the kept thresholds. Then it scores ``--bf16_texts`` test comments with the
+plain run's model in fp32 and under bf16 autocast. A run whose ``results.json`` exists is reused.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ import numpy as np  # noqa: E402
 
 import train  # noqa: E402
 from tasks import DataConfig, get_task  # noqa: E402
+from tasks.metrics import multi_label_scores, sigmoid  # noqa: E402
 from trainer_tasks.inference.classifier import TextClassifier  # noqa: E402
 from trainer_tasks.record.results import markdown_table  # noqa: E402
+from trainer_tasks.training.thresholds import best_threshold  # noqa: E402
 
 TOXIC_FILES = ("data/toxic/thesis_val.csv.gz", "data/toxic/thesis_test.csv.gz")
 MODEL = "models/all-MiniLM-L6-v2"
@@ -76,6 +82,29 @@ def bf16_check(model: str, texts: list[str]) -> dict:
         "mean_abs_score_diff": float(np.mean(np.abs(exact.scores - fast.scores))),
         "rows_with_other_labels": sum(a != b for a, b in zip(exact.labels, fast.labels, strict=True)),
     }
+
+
+RULE_METRICS = ("jaccard_samples", "f1_micro", "f1_macro")
+
+
+def rule_comparison(folder: Path, validation, labels: list[str], results: dict) -> dict[str, dict[str, float]]:
+    """Test metrics of one saved model at 0.5, at per-label F1-optimal validation cut-offs (no rule: train.py
+    before the rule) and at the thresholds train.py kept. Validation is re-predicted in fp32 from the saved
+    model; test comes from the run's own ``predictions_test.npz``."""
+    saved = np.load(folder / "predictions_test.npz")
+    test_probabilities, test_truth = sigmoid(saved["logits"].astype(np.float64)), saved["labels"].astype(int)
+    classifier = TextClassifier.load(str(folder), precision="fp32")
+    validation_probabilities = classifier.scores(classifier.logits(validation["text"], batch_size=128)[0])
+    validation_truth = np.array(validation["labels"]).astype(int)
+    f1_cut_offs = np.array(
+        [best_threshold(validation_probabilities[:, k], validation_truth[:, k], "f1")[0] for k in range(len(labels))]
+    )
+    kept = np.array([results["thresholds"][label] for label in labels])
+    outcomes = {}
+    for name, cut_offs in (("0.5", np.full(len(labels), 0.5)), ("F1 per label, no rule", f1_cut_offs), ("kept", kept)):
+        scores = multi_label_scores(test_truth, test_probabilities >= cut_offs, labels, test_probabilities)
+        outcomes[name] = {metric: float(scores[metric]) for metric in RULE_METRICS}
+    return outcomes
 
 
 def main() -> None:
@@ -128,13 +157,25 @@ def main() -> None:
     print(
         f"Toxic, real Jigsaw comments ({sizes['train_size']} train, {sizes['validation_size']} validation, "
         f"{sizes['test_size']} test; seed {SEED}), all-MiniLM-L6-v2, {args.epochs:g} epoch, lr {args.learning_rate:g}, "
-        f"batch {args.batch_size}, max_seq_length {args.max_seq_length}; thresholds tuned for F1 on validation; "
+        f"batch {args.batch_size}, max_seq_length {args.max_seq_length}; thresholds tuned on validation; "
         f"train time plain {plain['training']['train_runtime']:.0f}s, "
         f"pos_weight {runs['pos_weight']['training']['train_runtime']:.0f}s ({runs['pos_weight']['loss_weighting']})"
     )
     print()
     print(table)
-    summary = {"table": table, "runs": {name: str(output / name) for name in runs}}
+    validation = get_task("toxic").build_dataset(DataConfig(data_files=tuple(files), seed=SEED))["validation"]
+    rule_rows = []
+    for name, results in runs.items():
+        outcomes = rule_comparison(output / name, validation, labels, results)
+        rule = results["threshold_rule"]
+        for how, scores in outcomes.items():
+            rule_rows.append([name, how, *(f"{scores[metric]:.4f}" for metric in RULE_METRICS),
+                              ("kept" if rule["kept"] else "rejected: all 0.5") if how == "kept" else ""])  # fmt: skip
+    rule_table = markdown_table(["run", "thresholds", "test Hamming score", "test micro-F1", "test macro-F1",
+                                 "the rule's decision"], rule_rows)  # fmt: skip
+    print()
+    print(rule_table)
+    summary = {"table": table, "rule_table": rule_table, "runs": {name: str(output / name) for name in runs}}
     if args.bf16_texts:
         check = bf16_check(str(output / "plain"), test["text"][: args.bf16_texts])
         summary["bf16"] = check

@@ -366,6 +366,8 @@ def _single_label(
     if missing.any():
         raise _no_label(frame, missing, shown, column)
     codes, uniques = pd.factorize(text.to_numpy(dtype=object))
+    if fixed is None:
+        _refuse_ids_mixed_with_names(frame, list(uniques), codes, np.arange(len(frame)), shown)
     ids, names = resolve(list(uniques), fixed)
     bad = ids[codes] < 0
     if bad.any():
@@ -379,6 +381,8 @@ def _multi_label(
     """A 0/1 matrix from lists or separated text in one column; an empty list or text is a row with no label."""
     items, rows = label_items(frame, column, shown, fixed, separator)
     codes, uniques = pd.factorize(items)
+    if fixed is None:
+        _refuse_ids_mixed_with_names(frame, list(uniques), codes, rows, shown)
     ids, names = resolve(list(uniques), fixed)
     bad = ids[codes] < 0
     if bad.any():
@@ -569,6 +573,29 @@ def resolve(uniques: Sequence[object], fixed: FixedNames | None) -> tuple[np.nda
     names = tuple(sorted(set(texts)))
     index = {name: position for position, name in enumerate(names)}
     return np.array([index[text] for text in texts], dtype=np.int64), names
+
+
+def _refuse_ids_mixed_with_names(
+    frame: pd.DataFrame, uniques: list[object], codes: np.ndarray, rows: np.ndarray, shown: str
+) -> None:
+    """Names from the data: a column whose values are partly integers and partly names (``0``, ``sport``) is
+    ids written beside names, almost surely; taking both as names would make ``0`` a class of its own, a
+    silent guess. The ids need their names (``--labels``), or the data one spelling."""
+    is_integer = np.array([integer(str(value)) is not None for value in uniques], dtype=bool)
+    if not len(uniques) or is_integer.all() or not is_integer.any():
+        return
+
+    def first(kind: np.ndarray) -> str:
+        position = int(np.flatnonzero(kind[codes])[0])
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[rows[position]] = True
+        return f"{uniques[codes[position]]!r} at {data.where(frame, mask, limit=1)}"
+
+    raise TaskError(
+        f"column {shown!r} mixes label ids with label names: {first(is_integer)}, {first(~is_integer)}; taken as "
+        "names, the id would be a class of its own: write every label as a name, or name the ids 0..n-1 with "
+        "--labels (or --labels_file), where a listed name may also be written as itself"
+    )
 
 
 def _fixed_id(text: str, fixed: FixedNames) -> int | None:

@@ -264,8 +264,28 @@ def read_parquet(path: str) -> pd.DataFrame:
     _check_names(path, table.column_names)
     if table.num_rows == 0:
         raise TaskError(f"{path}: has the columns {table.column_names} but no rows; add rows or leave this file out")
-    columns = {name: table.column(index).to_pylist() for index, name in enumerate(table.column_names)}
+    labels = _parquet_class_labels(table)
+    columns = {}
+    for index, name in enumerate(table.column_names):
+        values = table.column(index).to_pylist()
+        columns[name] = _label_names(values, labels[name], path, name, first_row=1) if name in labels else values
     return _frame(path, columns, np.arange(1, table.num_rows + 1, dtype=np.int64))
+
+
+def _parquet_class_labels(table: Any) -> dict[str, tuple[str, ...]]:
+    """ClassLabel names of a Parquet file written by ``datasets`` (``Dataset.to_parquet``, the Hub's Parquet
+    exports): its features are kept in the schema's ``huggingface`` metadata. Without them the labels would
+    be the ids ``0``, ``1``, ... and the model would say ``1`` where the data says ``positive``."""
+    if b"huggingface" not in (table.schema.metadata or {}):
+        return {}
+    from datasets import Features
+
+    try:
+        features = Features.from_arrow_schema(table.schema)
+    except (ValueError, TypeError, KeyError) as error:  # metadata written by another version, or edited
+        logger.warning("Parquet file: its datasets features could not be read (%s); class ids are kept as ids", error)
+        return {}
+    return _class_labels(features)
 
 
 def _without_pandas_index(path: str, table: Any) -> Any:
@@ -416,12 +436,13 @@ def _dataset_splits(splits: dict[str, Dataset], origin: str) -> DatasetSplits:
     return DatasetSplits(frames=frames, class_names=class_names, origin=origin)
 
 
-def _class_labels(dataset: Dataset) -> dict[str, tuple[str, ...]]:
-    """ClassLabel columns, and list columns of ClassLabel, with their names in id order."""
+def _class_labels(dataset: Dataset | Any) -> dict[str, tuple[str, ...]]:
+    """ClassLabel columns, and list columns of ClassLabel, with their names in id order (of a dataset, or features)."""
     from datasets import ClassLabel
 
     found = {}
-    for column, feature in dataset.features.items():
+    features = getattr(dataset, "features", dataset)
+    for column, feature in features.items():
         inner = feature if isinstance(feature, ClassLabel) else getattr(feature, "feature", None)
         if isinstance(inner, ClassLabel):
             found[column] = tuple(inner.names)
@@ -441,8 +462,10 @@ def _dataset_frame(dataset: Dataset, source: str) -> pd.DataFrame:
     return _frame(source, columns, np.arange(len(table), dtype=np.int64))
 
 
-def _label_names(values: list[Any], names: tuple[str, ...], source: str, column: str) -> list[Any]:
-    """Ids (or lists of ids) as names; -1, "no label", becomes ``None``; any other id outside the names is an error."""
+def _label_names(values: list[Any], names: tuple[str, ...], source: str, column: str, first_row: int = 0) -> list[Any]:
+    """Ids (or lists of ids) as names; -1, "no label", becomes ``None``; any other id outside the names is an error.
+
+    ``first_row``: the number of the first row in messages (0 for ``datasets``, 1 for a Parquet file's rows)."""
     lookup: dict[Any, Any] = dict(enumerate(names))
     lookup[NO_LABEL] = None
     lookup[None] = None
@@ -458,5 +481,5 @@ def _label_names(values: list[Any], names: tuple[str, ...], source: str, column:
 
     return [
         [name(item, row) for item in value] if isinstance(value, list) else name(value, row)
-        for row, value in enumerate(values)
+        for row, value in enumerate(values, start=first_row)
     ]

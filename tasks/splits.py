@@ -59,7 +59,7 @@ def read_frames(
             cache_dir=config.cache_dir,
         )
         frames = []
-        for split, frame in dataset_splits(dataset.frames, config, labelled).items():
+        for split, frame in chosen_splits(dataset.frames, config, labelled).items():
             if as_text:
                 frame = frame.astype({column: str for column in data.data_columns(frame)})
             frame = hub_frame(frame) if hub_frame else frame
@@ -69,6 +69,34 @@ def read_frames(
         "no data: pass local files with --data_files (or --train_file, --validation_file, --test_file), or a Hub "
         "dataset or save_to_disk folder with --dataset_name"
     )
+
+
+def chosen_splits(
+    frames: dict[str, pd.DataFrame], config: DataConfig, labelled: Callable[[pd.DataFrame], bool] | None = None
+) -> dict[str, pd.DataFrame]:
+    """A dataset's splits by role: train, validation and test for training (``dataset_splits``); in evaluation
+    (``trainer-tasks evaluate``) the one split scored, as test."""
+    if config.evaluation:
+        return {"test": evaluation_split(frames, config, labelled)}
+    return dataset_splits(frames, config, labelled)
+
+
+def evaluation_split(
+    frames: dict[str, pd.DataFrame], config: DataConfig, labelled: Callable[[pd.DataFrame], bool] | None
+) -> pd.DataFrame:
+    """The one split of a dataset that a trained model is scored on (``trainer-tasks evaluate --split``)."""
+    name = config.test_split or "test"
+    if name not in frames:
+        raise TaskError(
+            f"{config.dataset_name} has no split {name!r}; its splits: {list(frames)} (choose one with --split)"
+        )
+    frame = frames[name]
+    if labelled is not None and not labelled(frame):
+        raise TaskError(
+            f"{config.dataset_name}[{name}] has no labels (every row is -1 or empty), so it cannot be scored; "
+            f"choose a labelled split with --split (its splits: {list(frames)})"
+        )
+    return frame
 
 
 def dataset_splits(

@@ -98,7 +98,7 @@ def read_text_frame(config: DataConfig) -> tuple[pd.DataFrame, dict[str, tuple[s
             revision=config.dataset_revision,
             cache_dir=config.cache_dir,
         )
-        kept = splits.dataset_splits(dataset.frames, config, has_labels(columns))
+        kept = splits.chosen_splits(dataset.frames, config, has_labels(columns))
         frames = [
             select(frame, columns, config.group_column, f"{dataset.origin}[{name}]").assign(
                 **{splits.SPLIT_COLUMN: name}

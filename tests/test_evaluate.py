@@ -258,6 +258,52 @@ def test_text_model_needs_no_task_options_and_maps_names_to_its_ids(models, tmp_
     assert report["per_label"]["argmax"][1]["support"] == 0
 
 
+def test_a_dataset_split_scores_as_the_same_rows_in_a_file(models, tmp_path, capsys):
+    """``--dataset_name`` (a save_to_disk DatasetDict; ClassLabel names in another order than the model's) and
+    ``--split``: the report equals the one of the same rows as a JSON Lines file; a split without labels, a
+    missing split and files given beside a dataset are one error line each."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    order = ["tech", "food", "sport"]  # not the model's (food, sport, tech): mapped by name, not by id
+    features = Features({"body": Value("string"), "queue": ClassLabel(names=order)})
+
+    def split(rows: list[dict], labelled: bool = True) -> Dataset:
+        queue = [order.index(row["queue"]) if labelled else -1 for row in rows]
+        return Dataset.from_dict({"body": [row["body"] for row in rows], "queue": queue}, features=features)
+
+    test_rows, other_rows = ticket_rows(40, seed=8), ticket_rows(25, seed=9)
+    folder = tmp_path / "tickets-dataset"
+    DatasetDict(
+        {"train": split(other_rows), "test": split(test_rows), "unsupervised": split(other_rows, labelled=False)}
+    ).save_to_disk(str(folder))
+    as_file = tmp_path / "tickets-test.jsonl"
+    pd.DataFrame(test_rows).to_json(as_file, orient="records", lines=True)
+
+    dataset = ["--dataset_name", str(folder)]
+    code, _, err = evaluate(capsys, models["text"], *dataset, "--output", str(tmp_path / "d"), *EXACT)
+    assert code == 0, err
+    code, _, err = evaluate(capsys, models["text"], str(as_file), "--output", str(tmp_path / "f"), *EXACT)
+    assert code == 0, err
+    from_dataset, from_file = written(tmp_path / "d"), written(tmp_path / "f")
+    assert from_dataset["data"] == [f"{folder}[test]"] and from_dataset["rows"] == len(test_rows)
+    assert from_dataset["metrics"] == from_file["metrics"] and from_dataset["per_label"] == from_file["per_label"]
+
+    train_report = tmp_path / "train-split"
+    code, _, err = evaluate(
+        capsys, models["text"], "--dataset_name", str(folder), "--split", "train", "--output", str(train_report), *EXACT
+    )
+    assert code == 0, err
+    assert written(train_report)["rows"] == len(other_rows) and written(train_report)["data"] == [f"{folder}[train]"]
+    code, _, err = evaluate(capsys, models["text"], "--dataset_name", str(folder), "--split", "unsupervised", *EXACT)
+    assert_one_error_line(code, err, "[unsupervised] has no labels", "--split")
+    code, _, err = evaluate(capsys, models["text"], "--dataset_name", str(folder), "--split", "dev", *EXACT)
+    assert_one_error_line(code, err, "no split 'dev'", "'unsupervised'")
+    code, _, err = evaluate(capsys, models["text"], str(as_file), "--dataset_name", str(folder), *EXACT)
+    assert_one_error_line(code, err, "not both")
+    code, _, err = evaluate(capsys, models["text"], *EXACT)
+    assert_one_error_line(code, err, "--dataset_name")
+
+
 def test_a_label_the_model_does_not_know_is_one_error_line_naming_it(models, tmp_path, capsys):
     rows = ticket_rows(10, seed=6)
     rows[2]["queue"] = "music"

@@ -258,6 +258,29 @@ def test_separated_text(names: list[str], separator: str, data: st.DataObject) -
     np.testing.assert_array_equal(fixed.values, matrix(sets, len(names)))
 
 
+@SETTINGS
+@given(names=names_strategy(min_size=2), size=st.integers(2, 30), multi=st.booleans(), data=st.data())
+def test_ids_mixed_with_names_ask_for_the_names_of_the_ids(
+    names: list[str], size: int, multi: bool, data: st.DataObject
+) -> None:
+    """Labels from the data that are partly ids and partly names (``0`` beside ``sport``) are refused, naming the
+    first of each; never two classes for one label. Declared with ``--labels``, the same values parse."""
+    as_id = data.draw(st.lists(st.booleans(), min_size=size, max_size=size).filter(lambda f: any(f) and not all(f)))
+    picks = [data.draw(st.integers(0, len(names) - 1)) for _ in range(size)]
+    items = [
+        data.draw(st.sampled_from([i, str(i), f" {i} "])) if by_id else names[i]
+        for i, by_id in zip(picks, as_id, strict=True)
+    ]
+    values = [[item] for item in items] if multi else items
+    message = task_error(parse_labels, frame(values), Columns())
+    first_id, first_name = as_id.index(True), as_id.index(False)
+    assert re.search(place(first_id), message) and re.search(place(first_name), message), message
+    assert "mixes label ids with label names" in message and "--labels" in message
+    declared = parse_labels(frame(values), Columns(labels=tuple(names)))
+    expected = matrix([[i] for i in picks], len(names)) if multi else np.array(picks)
+    np.testing.assert_array_equal(declared.values, expected)
+
+
 # --- the question about separated values, and missing labels ---------------------------------------------------------
 
 

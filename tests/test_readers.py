@@ -171,6 +171,47 @@ def test_parquet_from_pandas_leaves_out_its_index(tmp_path):
     assert type(read["label"].iloc[0]) is int
 
 
+CLASS_NAME = st.text(alphabet=st.sampled_from([*"abcXYZ _-", "é", "😀"]), min_size=1, max_size=6)
+
+
+@settings(SETTINGS, max_examples=10)
+@given(
+    names=st.lists(CLASS_NAME, min_size=2, max_size=5, unique=True),
+    data_=st.data(),
+    zipped=st.booleans(),
+)
+def test_parquet_written_by_datasets_gives_class_names_not_ids(tmp_path, names, data_, zipped):
+    """``Dataset.to_parquet`` keeps the features in the schema's metadata: ClassLabel ids (and lists of them)
+    come back as their names, -1 as no label; an id outside the names is an error naming its row."""
+    size = data_.draw(st.integers(1, 8))
+    single = data_.draw(st.lists(st.integers(-1, len(names) - 1), min_size=size, max_size=size))
+    multi = data_.draw(st.lists(st.lists(st.integers(0, len(names) - 1), max_size=3), min_size=size, max_size=size))
+    features = Features(
+        {"text": Value("string"), "label": ClassLabel(names=names), "tags": List(ClassLabel(names=names))}
+    )
+    dataset = Dataset.from_dict({"text": [f"t{i}" for i in range(size)], "label": single, "tags": multi}, features)
+    plain = fresh(tmp_path, "data.parquet")
+    dataset.to_parquet(str(plain))
+    path = plain
+    if zipped:
+        path = plain.with_name("data.parquet.gz")
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    frame = read_file(str(path))
+    assert frame["label"].tolist() == [names[i] if i >= 0 else None for i in single]
+    assert frame["tags"].tolist() == [[names[i] for i in ids] for ids in multi]
+
+    table = pq.read_table(plain)
+    bad_row = data_.draw(st.integers(0, size - 1))
+    labels = table.column("label").to_pylist()
+    labels[bad_row] = len(names) + 3
+    broken = table.set_column(table.column_names.index("label"), "label", pa.array(labels, pa.int64()))
+    broken_path = plain.with_name("broken.parquet")
+    pq.write_table(broken.replace_schema_metadata(table.schema.metadata), broken_path)
+    with pytest.raises(TaskError) as error:
+        read_file(str(broken_path))
+    assert f"row {bad_row + 1}:" in one_line(error) and "ClassLabel" in one_line(error)
+
+
 @pytest.mark.parametrize("file_format", ["csv", "tsv"])
 @pytest.mark.parametrize("zipped", [False, True])
 def test_headerless_files_take_column_names(tmp_path, file_format, zipped):

@@ -100,3 +100,36 @@ def test_early_stopping_needs_evaluations(tmp_path, tiny_bert, news_csv):
             train_args(tiny_bert, str(tmp_path / "out"), "--task", "news", "--data_files", news_csv,
                        "--eval_strategy", "no", "--early_stopping_patience", "2")
         )  # fmt: skip
+
+
+def test_a_resumed_run_keeps_the_best_evaluation_made_before_the_interruption(tmp_path, tiny_bert):
+    """Each checkpoint holds the kept weights and which evaluation they are: resumed from a checkpoint after the
+    best epoch, the run keeps that epoch's weights (not the best of the later, worse evaluations) and saves the
+    same model as the uninterrupted run."""
+    from trainer_tasks.training.selection import KEPT_STATE_FILE, KEPT_WEIGHTS_FILE
+
+    results, out, validation = run(tmp_path, tiny_bert, "--save_strategy", "epoch")
+    kept, epochs = results["kept_model"], results["epochs"]
+    best = int(np.argmax([row["val_metric"] for row in epochs]))
+    assert best < len(epochs) - 1
+    checkpoints = sorted(Path(out).glob("checkpoint-*"), key=lambda folder: int(folder.name.split("-")[1]))
+    after_best = next(folder for folder in checkpoints if int(folder.name.split("-")[1]) > kept["step"])
+    assert (after_best / KEPT_WEIGHTS_FILE).is_file()
+    saved = json.loads((after_best / KEPT_STATE_FILE).read_text())
+    assert saved["kept"]["step"] == kept["step"] and saved["best_value"] == pytest.approx(kept["value"])
+    uninterrupted = validation_accuracy(out, validation)
+
+    # as if the run had stopped right after that checkpoint: the later checkpoints and the outputs never written
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    (resumed / after_best.name).symlink_to(after_best, target_is_directory=True)
+    train_path, validation_path = str(tmp_path / "train.csv"), str(tmp_path / "validation.csv")
+    train.main(
+        train_args(tiny_bert, str(resumed), "--task", "text", "--train_file", train_path, "--validation_file",
+                   validation_path, "--num_train_epochs", "6", "--save_strategy", "epoch",
+                   "--resume_from_checkpoint", "auto")
+    )  # fmt: skip
+    again = json.loads((resumed / "results.json").read_text())["kept_model"]
+    assert (again["step"], again["epoch"]) == (kept["step"], kept["epoch"])
+    assert again["value"] == pytest.approx(kept["value"])
+    assert validation_accuracy(str(resumed), validation) == pytest.approx(uninterrupted, abs=1e-9)

@@ -23,8 +23,14 @@ from trainer_tasks.commands.predict import add_batching_arguments, check_options
 OUTPUT_FILES = "evaluation.json, evaluation.md and, for a single-label model, confusion_matrix.png"
 
 
-def check_data_files(files: Sequence[str]) -> None:
-    """Every DATA path must exist: checked before the model is loaded, so a typo fails at once."""
+def check_data_source(files: Sequence[str], dataset_name: str | None) -> None:
+    """Files or a dataset, one of the two; every DATA path must exist. Checked before the model is loaded,
+    so a typo fails at once."""
+    if files and dataset_name:
+        raise TaskError(f"give labelled files (DATA) or --dataset_name, not both (got {len(files)} file(s) and "
+                        f"--dataset_name {dataset_name})")  # fmt: skip
+    if not files and not dataset_name:
+        raise TaskError("nothing to score: give labelled data files (DATA...) or --dataset_name NAME [--split test]")
     for path in files:
         if not os.path.exists(path):
             raise TaskError(f"{path}: no such file; pass labelled data files the task reads (DATA...)")
@@ -69,8 +75,22 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("model", help="train.py output folder, Hub model id, or trainer-tasks export folder (ONNX).")
     parser.add_argument(
-        "data", nargs="+", metavar="DATA", help="Labelled file(s) in any form the task reads; every row is scored."
+        "data",
+        nargs="*",
+        metavar="DATA",
+        help="Labelled file(s) in any form the task reads; every row is scored (or --dataset_name instead).",
     )
+    dataset = parser.add_argument_group("a dataset instead of files")
+    dataset.add_argument(
+        "--dataset_name",
+        default=None,
+        metavar="NAME",
+        help="A Hub dataset id, a save_to_disk folder or a local copy of a Hub dataset repository; one split is "
+        "scored (--split).",
+    )
+    dataset.add_argument("--dataset_config_name", default=None, metavar="CONFIG", help="The dataset's configuration.")
+    dataset.add_argument("--dataset_revision", default=None, metavar="REVISION", help="A branch, tag or commit.")
+    dataset.add_argument("--split", default="test", help="The split scored, every row of it (default: test).")
     parser.add_argument(
         "--task",
         default=None,
@@ -98,17 +118,24 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> None:
     import transformers
 
-    from trainer_tasks.inference.evaluation import evaluate_model
+    from trainer_tasks.inference.evaluation import LabelledSource, evaluate_model
     from trainer_tasks.reports.evaluation import render_markdown, write_evaluation
 
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
     check_options(args.batch_size, args.batch_tokens, args.max_length, args.precision)
-    check_data_files(args.data)
+    check_data_source(args.data, args.dataset_name)
     check_output_folder(args.output)
+    source = LabelledSource(
+        files=tuple(args.data),
+        dataset_name=args.dataset_name,
+        dataset_config_name=args.dataset_config_name,
+        dataset_revision=args.dataset_revision,
+        split=args.split,
+    )
     evaluation = evaluate_model(
         args.model,
-        args.data,
+        source,
         task_name=args.task,
         columns=given_columns(args),
         batch_size=args.batch_size,

@@ -159,10 +159,37 @@ def saved_columns_options(saved: Mapping[str, object]) -> dict[str, object]:
     return {name: tuple(value) if isinstance(value, list) else value for name, value in saved.items()}
 
 
+@dataclass(frozen=True)
+class LabelledSource:
+    """What ``evaluate`` scores: local files, or one split of a Hub dataset or ``save_to_disk`` folder."""
+
+    files: tuple[str, ...] = ()
+    dataset_name: str | None = None
+    dataset_config_name: str | None = None
+    dataset_revision: str | None = None
+    split: str = "test"
+
+    def names(self) -> list[str]:
+        """The data as the report names it: the files, or ``dataset[split]``."""
+        return [os.fspath(path) for path in self.files] if self.files else [f"{self.dataset_name}[{self.split}]"]
+
+    def data_config(self, columns: Columns) -> DataConfig:
+        if self.files:
+            return DataConfig(data_files=self.files, evaluation=True, columns=columns)
+        return DataConfig(
+            dataset_name=self.dataset_name,
+            dataset_config_name=self.dataset_config_name,
+            dataset_revision=self.dataset_revision,
+            test_split=self.split,
+            evaluation=True,
+            columns=columns,
+        )
+
+
 def data_config(
-    task: Task, classifier: TextClassifier, files: Sequence[str], saved: Mapping[str, object], given: Columns
+    task: Task, classifier: TextClassifier, source: LabelledSource, saved: Mapping[str, object], given: Columns
 ) -> DataConfig:
-    """How the task's builder reads ``files`` to score this model: every row, as the model's test split.
+    """How the task's builder reads ``source`` to score this model: every row, as the model's test split.
 
     A task that reads columns (the generic ``text``) gets the options training gave, the ones given
     now on top, the model's text columns by default, its head, and its labels as fixed names (so a
@@ -180,7 +207,7 @@ def data_config(
         options.update(problem_type=classifier.config.problem_type or SINGLE, labels_file=None)
         options["labels"] = () if options.get("label_columns") else tuple(classifier.labels)
         columns = Columns(**options)
-    return DataConfig(data_files=tuple(files), evaluation=True, columns=columns)
+    return source.data_config(columns)
 
 
 def given_fields(columns: Columns) -> list[str]:
@@ -343,7 +370,7 @@ def multi_label_scores_at(task: Task, classifier: TextClassifier, logits: np.nda
 
 def evaluate_model(
     model: str,
-    files: Sequence[str],
+    source: Sequence[str] | LabelledSource,
     task_name: str | None = None,
     columns: Columns | None = None,
     batch_size: int = BATCH_SIZE,
@@ -355,13 +382,15 @@ def evaluate_model(
     stride: int = 64,
     aggregation: str | None = None,
 ) -> Evaluation:
-    """Load the model, read every row of ``files`` with its task's builder, classify, score.
+    """Load the model, read every row of ``source`` (files, or a dataset's split) with its task's builder,
+    classify, score.
 
     ``columns``: column options given now (``--task text``), on top of the ones training saved.
     """
     classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
     task, saved = resolve_task(classifier, task_name, model)
-    config = data_config(task, classifier, files, saved, columns or Columns())
+    source = source if isinstance(source, LabelledSource) else LabelledSource(files=tuple(source))
+    config = data_config(task, classifier, source, saved, columns or Columns())
     task, data = read_labelled(task, config, classifier)
     start = time.perf_counter()
     logits, truncated = classifier.logits(
@@ -384,7 +413,7 @@ def evaluate_model(
         model=model,
         task=task.name,
         problem_type=task.problem_type,
-        data=[os.fspath(path) for path in files],
+        data=source.names(),
         labels=names,
         rows=len(data.texts),
         truncated=int(truncated.sum()),

@@ -61,11 +61,19 @@ def metric_key(name: str) -> str:
     return name if name.startswith("eval_") else f"eval_{name}"
 
 
+# Beside each checkpoint: the kept weights and which evaluation they are, so a resumed run still knows the
+# best evaluation made before the interruption (the checkpoint's own weights are the last step's).
+KEPT_WEIGHTS_FILE = "kept_best_model.safetensors"
+KEPT_STATE_FILE = "kept_best_model.json"
+
+
 class KeepBestModel(TrainerCallback):
     """Holds a CPU copy of the weights at the best evaluation and puts them back when training ends.
 
     Every process of a distributed run sees the same gathered metrics, so every process keeps the
-    same evaluation's weights.
+    same evaluation's weights. Each checkpoint gets a copy of them (``KEPT_WEIGHTS_FILE``, written by
+    the first process) and ``resume_from`` reads it back: an interrupted run that is resumed keeps the
+    best of all its evaluations, not only of those after the resume.
     """
 
     def __init__(self, metric: str, greater_is_better: bool) -> None:
@@ -75,6 +83,47 @@ class KeepBestModel(TrainerCallback):
         self.best_state: dict[str, Any] | None = None
         self.kept: dict[str, Any] | None = None
         self.last: dict[str, Any] | None = None
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.best_state is None or not state.is_world_process_zero:
+            return
+        from safetensors.torch import save_file
+
+        from trainer_tasks.core.files import write_json_atomic
+
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if not os.path.isdir(folder):
+            return
+        # shared tensors (tied embeddings) are stored once each: safetensors refuses aliases
+        save_file({name: tensor.contiguous().clone() for name, tensor in self.best_state.items()},
+                  os.path.join(folder, KEPT_WEIGHTS_FILE))  # fmt: skip
+        write_json_atomic(
+            os.path.join(folder, KEPT_STATE_FILE),
+            {"metric": self.metric, "best_value": self.best_value, "kept": self.kept, "last": self.last},
+        )
+
+    def resume_from(self, checkpoint: str) -> None:
+        """The best evaluation before ``checkpoint`` and its weights, when the checkpoint holds them."""
+        state_file = os.path.join(checkpoint, KEPT_STATE_FILE)
+        weights_file = os.path.join(checkpoint, KEPT_WEIGHTS_FILE)
+        if not (os.path.isfile(state_file) and os.path.isfile(weights_file)):
+            return
+        import json
+
+        from safetensors.torch import load_file
+
+        with open(state_file, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        if saved.get("metric") != self.metric:  # another metric now: the earlier best is not comparable
+            logger.info("the checkpoint's kept weights are the best by %s, not %s: not used", saved.get("metric"),
+                        self.metric)  # fmt: skip
+            return
+        self.best_value, self.kept, self.last = saved["best_value"], saved["kept"], saved["last"]
+        self.best_state = load_file(weights_file)
+        logger.info(
+            "resumed with the best evaluation so far: epoch %s (step %d), %s %.4f",
+            _epoch(self.kept["epoch"]), self.kept["step"], self.metric, self.best_value,
+        )  # fmt: skip
 
     def better(self, value: float) -> bool:
         if not math.isfinite(value):
@@ -147,6 +196,10 @@ class ModelSelection:
     how: str  # "best (in memory)", "best (load_best_model_at_end)" or "last"
     keep_best: KeepBestModel | None = None
     early_stopping: QuietEarlyStopping | None = None
+
+    def resume_from(self, checkpoint: str) -> None:
+        if self.keep_best is not None:
+            self.keep_best.resume_from(checkpoint)
 
     @property
     def callbacks(self) -> list[TrainerCallback]:
