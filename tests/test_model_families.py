@@ -26,6 +26,7 @@ from trainer_tasks import testing as builders
 from trainer_tasks.commands import main as cli
 from trainer_tasks.commands.predict import predict_file
 from trainer_tasks.fast_path.prepare import prepare_for_training
+from trainer_tasks.inference.defaults import Batching
 from trainer_tasks.training.arguments import TaskTrainingArguments
 
 pytest.importorskip("onnxruntime", reason="the export step needs pip install -e '.[dev]' (or [onnx])")
@@ -170,7 +171,7 @@ def test_family_trains_reloads_predicts_and_exports(base, data, tmp_path, monkey
     inputs = tmp_path / "in.txt"
     inputs.write_text("\n".join(TEXTS) + "\n")
     predicted = tmp_path / "pred.jsonl"
-    summary = predict_file(out, str(inputs), str(predicted), precision="fp32", progress=False)
+    summary = predict_file(out, str(inputs), str(predicted), batching=Batching(precision="fp32", progress=False))
     lines = predicted.read_text().splitlines()
     assert summary["rows"] == len(lines) == len(TEXTS)
     assert [json.loads(line)["text"] for line in lines] == TEXTS

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 
 from tasks import TaskError
-from trainer_tasks.commands.predict import add_batching_arguments, check_options
+from trainer_tasks.commands.predict import add_batching_arguments
+from trainer_tasks.inference.defaults import Batching
 
 # The classifier and the task builders import torch, transformers, pandas and datasets: imported in
 # `run_evaluate`, so that `trainer-tasks evaluate --help` starts in a fraction of a second.
@@ -123,7 +124,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
-    check_options(args.batch_size, args.batch_tokens, args.max_length, args.precision)
+    batching = Batching.from_args(args)
+    batching.check()
     check_data_source(args.data, args.dataset_name)
     check_output_folder(args.output)
     source = LabelledSource(
@@ -133,20 +135,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         dataset_revision=args.dataset_revision,
         split=args.split,
     )
-    evaluation = evaluate_model(
-        args.model,
-        source,
-        task_name=args.task,
-        columns=given_columns(args),
-        batch_size=args.batch_size,
-        batch_tokens=args.batch_tokens,
-        max_length=args.max_length,
-        precision=args.precision,
-        progress=not args.no_progress,
-        long_text=args.long_text,
-        stride=args.stride,
-        aggregation=args.chunk_aggregation,
-    )
+    evaluation = evaluate_model(args.model, source, task_name=args.task, columns=given_columns(args), batching=batching)
     print(
         f"evaluate: {evaluation.rows} rows in {evaluation.seconds:.1f}s "
         f"({evaluation.rows / max(evaluation.seconds, 1e-9):.0f} texts/s, {evaluation.backend}); "

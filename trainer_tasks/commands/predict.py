@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tasks import TaskError
-from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, PRECISIONS
+from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, DEFAULT_STRIDE, PRECISIONS, Batching
 
 # The classifier, readers and writers import torch, transformers and pandas: imported in
 # `predict_file`, so that `trainer-tasks predict --help` starts in a fraction of a second.
@@ -25,38 +25,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def check_options(
-    batch_size: int, batch_tokens: int, max_length: int | None, precision: str, text_column: Sequence[str] = ("text",)
-) -> None:
-    """The options that need no model, checked before it is loaded (``--max_length``'s upper bound needs it)."""
+def check_text_columns(text_column: Sequence[str]) -> None:
     if not 1 <= len(text_column) <= 2:
         raise TaskError(
             f"--text_column takes one column, or two for a sentence-pair model; got {len(text_column)}: "
             f"{list(text_column)}"
         )
-    if batch_size < 1:
-        raise TaskError(f"--batch_size must be a positive number, got {batch_size}")
-    if batch_tokens < 1:
-        raise TaskError(f"--batch_tokens must be a positive number, got {batch_tokens}")
-    if max_length is not None and max_length < 3:
-        raise TaskError(f"--max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}")
-    if precision not in PRECISIONS:
-        raise TaskError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
 
 
 def predict_file(
     model: str,
     input_path: str,
     output: str | None = None,
-    batch_size: int = BATCH_SIZE,
-    batch_tokens: int = BATCH_TOKENS,
     text_column: str | Sequence[str] | None = None,
-    max_length: int | None = None,
-    precision: str = "auto",
-    progress: bool = True,
-    long_text: str = "truncate",
-    stride: int = 64,
-    aggregation: str | None = None,
+    batching: Batching | None = None,
 ) -> dict:
     """Read, classify, write; returns a summary (rows, empty, truncated, seconds, backend).
 
@@ -68,27 +50,20 @@ def predict_file(
     from trainer_tasks.inference.readers import check_input, read_columns
     from trainer_tasks.inference.writers import check_output, prediction_rows, write_predictions
 
+    batching = batching or Batching()
     renamed = [text_column] if isinstance(text_column, str) else text_column
-    check_options(batch_size, batch_tokens, max_length, precision, ("text",) if renamed is None else renamed)
+    check_text_columns(("text",) if renamed is None else renamed)
+    batching.check()
     check_input(input_path)
     check_output(output, input_path)
-    classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
+    classifier = TextClassifier.load(model, precision=batching.precision, max_length=batching.max_length)
     columns = read_columns(input_path, columns_to_read(classifier, renamed))
     texts, pairs = columns[0], (columns[1] if classifier.pairs else None)
     if classifier.multi_label:
         saved = getattr(classifier.config, "thresholds", None)
         logger.info("thresholds: %s", "saved with the model" if saved else "none saved, 0.5 for every label")
     start = time.perf_counter()
-    predictions = classifier.predict(
-        texts,
-        batch_size=batch_size,
-        batch_tokens=batch_tokens,
-        progress=progress,
-        text_pairs=pairs,
-        long_text=long_text,
-        stride=stride,
-        aggregation=aggregation,
-    )
+    predictions = classifier.predict(texts, text_pairs=pairs, **batching.classify_options())
     seconds = time.perf_counter() - start
     rows = prediction_rows(texts, predictions, classifier.labels, text_pairs=pairs)
     write_predictions(rows, classifier.labels, output, pairs=classifier.pairs)
@@ -173,7 +148,12 @@ def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("truncate", "chunk"),
         help="Texts past --max_length: truncate (default) or chunk into overlapping windows, scored per text.",
     )
-    parser.add_argument("--stride", type=int, default=64, help="--long_text chunk: tokens windows share (64).")
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=DEFAULT_STRIDE,
+        help=f"--long_text chunk: tokens windows share ({DEFAULT_STRIDE}).",
+    )
     parser.add_argument(
         "--chunk_aggregation",
         default=None,
@@ -188,17 +168,5 @@ def run_predict(args: argparse.Namespace) -> None:
 
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
-    predict_file(
-        args.model,
-        args.input,
-        output=args.output,
-        batch_size=args.batch_size,
-        batch_tokens=args.batch_tokens,
-        text_column=args.text_column,
-        max_length=args.max_length,
-        precision=args.precision,
-        progress=not args.no_progress,
-        long_text=args.long_text,
-        stride=args.stride,
-        aggregation=args.chunk_aggregation,
-    )
+    predict_file(args.model, args.input, output=args.output, text_column=args.text_column,
+                 batching=Batching.from_args(args))  # fmt: skip

@@ -39,7 +39,7 @@ from trainer_tasks.core.saved_model import (
 )
 from trainer_tasks.fast_path import mixed_precision
 from trainer_tasks.fast_path.prepare import prepare_for_inference
-from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, ONNX_FILE, PRECISIONS
+from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS, DEFAULT_STRIDE, ONNX_FILE, PRECISIONS
 from trainer_tasks.training.long_text import AGGREGATIONS, MODES, aggregate, default_aggregation
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,6 @@ class TextPredictions:
 DEFAULT_INPUT_COLUMNS = ("text",)
 # As training and pipeline() cut a pair: tokens come off the longer of the two texts first.
 TRUNCATION = "longest_first"
-DEFAULT_STRIDE = 64  # --long_text chunk: tokens shared by consecutive windows, as train.py's --stride default
 
 
 def input_columns(config: PretrainedConfig) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from tasks import DataConfig, Task, TaskError, get_task
 from tasks.base import COLUMN_FLAGS, Columns
 from tasks.metrics import multi_label_scores
 from trainer_tasks.inference.classifier import TextClassifier
-from trainer_tasks.inference.defaults import BATCH_SIZE, BATCH_TOKENS
+from trainer_tasks.inference.defaults import Batching
 
 logger = logging.getLogger(__name__)
 
@@ -373,36 +373,21 @@ def evaluate_model(
     source: Sequence[str] | LabelledSource,
     task_name: str | None = None,
     columns: Columns | None = None,
-    batch_size: int = BATCH_SIZE,
-    batch_tokens: int = BATCH_TOKENS,
-    max_length: int | None = None,
-    precision: str = "auto",
-    progress: bool = True,
-    long_text: str = "truncate",
-    stride: int = 64,
-    aggregation: str | None = None,
+    batching: Batching | None = None,
 ) -> Evaluation:
     """Load the model, read every row of ``source`` (files, or a dataset's split) with its task's builder,
     classify, score.
 
     ``columns``: column options given now (``--task text``), on top of the ones training saved.
     """
-    classifier = TextClassifier.load(model, precision=precision, max_length=max_length)
+    batching = batching or Batching()
+    classifier = TextClassifier.load(model, precision=batching.precision, max_length=batching.max_length)
     task, saved = resolve_task(classifier, task_name, model)
     source = source if isinstance(source, LabelledSource) else LabelledSource(files=tuple(source))
     config = data_config(task, classifier, source, saved, columns or Columns())
     task, data = read_labelled(task, config, classifier)
     start = time.perf_counter()
-    logits, truncated = classifier.logits(
-        data.texts,
-        batch_size,
-        batch_tokens,
-        progress,
-        text_pairs=data.pairs,
-        long_text=long_text,
-        stride=stride,
-        aggregation=aggregation,
-    )
+    logits, truncated = classifier.logits(data.texts, text_pairs=data.pairs, **batching.classify_options())
     seconds = time.perf_counter() - start
     names = list(classifier.labels)
     if task.is_multi_label:
