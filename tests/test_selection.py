@@ -133,3 +133,16 @@ def test_a_resumed_run_keeps_the_best_evaluation_made_before_the_interruption(tm
     assert (again["step"], again["epoch"]) == (kept["step"], kept["epoch"])
     assert again["value"] == pytest.approx(kept["value"])
     assert validation_accuracy(str(resumed), validation) == pytest.approx(uninterrupted, abs=1e-9)
+
+
+def test_per_steps_evaluation_keeps_the_best_step(tmp_path, tiny_bert):
+    """With ``--eval_strategy steps`` the kept weights are the best evaluation's, mid-epoch ones included."""
+    results, out, validation = run(tmp_path, tiny_bert, "--eval_strategy", "steps", "--eval_steps", "5")
+    history = json.loads(Path(out, "trainer_state.json").read_text())["log_history"]
+    evaluations = [(entry["step"], entry["eval_accuracy"]) for entry in history if "eval_accuracy" in entry]
+    assert len(evaluations) > len(results["epochs"])  # more evaluations than epochs: per steps really ran
+    best_step, best_value = max(evaluations, key=lambda pair: pair[1])  # the first of equal values, as kept
+    kept = results["kept_model"]
+    assert kept["how"] == "best (in memory)" and kept["step"] == best_step
+    assert kept["value"] == pytest.approx(best_value)
+    assert validation_accuracy(out, validation) == pytest.approx(best_value, abs=2 / len(validation))
