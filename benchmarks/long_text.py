@@ -9,7 +9,8 @@ the shared ``thesis_val`` comments with ``train.py`` (the real command line): on
 ``--long_text truncate``, one with ``--long_text chunk`` (every window of a comment carries its
 labels). Both are then scored with ``trainer-tasks evaluate`` on the ``thesis_test`` comments
 longer than W tokens, the only ones where the two modes differ: truncated to their first window,
-and chunked (windows overlapping by W/4 tokens, the max of the window logits per label). The shared
+and chunked (windows overlapping by W/4 tokens, the max of the window logits per label); metrics at
+the thresholds saved with each model, as ``predict`` applies them (ROC-AUC is threshold-free). The shared
 comments were cut to 200 characters when the subset was made, so few exceed 128 tokens; shorter
 windows give the comparison enough comments to mean something, and the table says how many.
 
@@ -76,8 +77,8 @@ def evaluate(model: Path, data: str, window: int, mode: str, output: Path) -> di
 
 
 def metric(report: dict, name: str) -> float:
-    metrics = report.get("metrics", report)
-    value = metrics.get(name, metrics.get(f"test_{name}"))
+    """A multi-label metric at the thresholds saved with the model: what ``predict`` applies."""
+    value = report["metrics"]["at_saved_thresholds"].get(name)
     return float("nan") if value is None else float(value)
 
 
