@@ -313,11 +313,36 @@ def _blank_rows(frame: pd.DataFrame, width: int) -> np.ndarray:
     return blank
 
 
+PARQUET_MAGIC = b"PAR1"
+
+
+def place_word(source: object) -> str:
+    """``line`` when a place in ``source`` is a line an editor shows (a CSV, TSV or JSON Lines file), else ``row``.
+
+    Told by the bytes rather than the name, since a file named ``.txt`` may be read as CSV
+    (--file_format): Parquet files (plain or gzipped), folders and ``dataset[split]`` have rows.
+    """
+    path = str(source)
+    if not os.path.isfile(path):
+        return "row"
+    return "row" if is_parquet(path) else "line"
+
+
+def is_parquet(path: str) -> bool:
+    """Whether the file holds Parquet data (gzipped or not): it starts with the Parquet magic bytes."""
+    try:
+        if is_gzip(path):
+            with gzip.open(path, "rb") as handle:
+                return handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+        with open(path, "rb") as raw:
+            return raw.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def where(frame: pd.DataFrame, mask: pd.Series | np.ndarray, limit: int = 3) -> str:
     """``file line N`` for the first rows selected by ``mask``; ``file row N`` for Parquet files, save_to_disk
     folders and Hub data (``dataset[split] row N``), which have no lines an editor shows."""
-    from tasks.readers import place_word  # readers imports this module
-
     rows = frame.loc[np.asarray(mask)].head(limit)
     words = {source: place_word(source) for source in pd.unique(rows[SOURCE_COLUMN])}
     places = [

@@ -17,7 +17,6 @@ import gzip
 import json
 import logging
 import os
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,6 @@ FILE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 # File name endings (before an optional .gz) and the format each one says.
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 SEPARATORS = {"csv": ",", "tsv": "\t"}
-PARQUET_MAGIC = b"PAR1"
 # Files save_to_disk writes: a DatasetDict folder names its splits in the first, a Dataset folder has the others.
 DATASET_DICT_FILE = "dataset_dict.json"
 DATASET_FILES = ("state.json", "dataset_info.json")
@@ -86,30 +84,6 @@ def detect_format(path: str, file_format: str | None = None) -> str:
         f"{path}: cannot tell the format from the file name (known endings: {endings}, each optionally .gz); "
         f"pass {FORMAT_OPTION}"
     )
-
-
-def place_word(source: object) -> str:
-    """``line`` when a place in ``source`` is a line an editor shows (a CSV, TSV or JSON Lines file), else ``row``.
-
-    Told by the bytes rather than the name, since a file named ``.txt`` may be read as CSV
-    (--file_format): Parquet files (plain or gzipped), folders and ``dataset[split]`` have rows.
-    """
-    path = str(source)
-    if not os.path.isfile(path):
-        return "row"
-    return "row" if is_parquet(path) else "line"
-
-
-def is_parquet(path: str) -> bool:
-    """Whether the file holds Parquet data (gzipped or not): it starts with the Parquet magic bytes."""
-    try:
-        if data.is_gzip(path):
-            with gzip.open(path, "rb") as handle:
-                return handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
-        with open(path, "rb") as raw:
-            return raw.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
-    except (OSError, EOFError, zlib.error):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------- files
