@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import train
 from tasks import DataConfig, Task, TaskError, get_task
-from trainer_tasks.training.label_counts import label_counts
+from trainer_tasks.record.label_counts import label_counts
 from trainer_tasks.training.overlap import count_duplicates, drop_duplicates, normalize, report_duplicates
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

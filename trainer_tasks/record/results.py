@@ -22,8 +22,8 @@ from trainer_tasks.core.files import write_json_atomic, write_text_atomic
 from trainer_tasks.core.output_files import RESULTS_FILE, TABLE_FILE
 from trainer_tasks.core.secrets import redacted_command, secret_values
 from trainer_tasks.record.intervals import ci_header, interval_method_text, show_interval
+from trainer_tasks.record.label_counts import label_counts as count_labels
 from trainer_tasks.record.run_record import DATA_SOURCE_FIELDS, DataRecord, RunRecord, TrainingRecord
-from trainer_tasks.training.label_counts import label_counts as count_labels
 
 
 def hardware() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from datasets import DatasetDict
 from transformers import PreTrainedTokenizerBase
 
 from tasks import DataConfig, Task, TaskError
-from trainer_tasks.training.label_counts import label_totals
+from trainer_tasks.record.label_counts import label_totals
 
 logger = logging.getLogger(__name__)
 
