@@ -331,8 +331,11 @@ def make_trainer(config: TrainConfig, data: TaskData, args, collator, callbacks,
     return trainer
 
 
-def train_once(config: TrainConfig, data: TaskData, args: argparse.Namespace, workdir: str) -> dict:
-    """One timed run: ``warmup + steps`` optimizer steps from the shared initial weights."""
+def train_once(
+    config: TrainConfig, data: TaskData, args: argparse.Namespace, workdir: str, callbacks: tuple = ()
+) -> dict:
+    """One timed run: ``warmup + steps`` optimizer steps from the shared initial weights (``callbacks``: more
+    Trainer callbacks, e.g. the profiler)."""
     total = args.warmup + args.steps
     threads = torch.get_num_threads()
     if config.threads:
@@ -341,7 +344,7 @@ def train_once(config: TrainConfig, data: TaskData, args: argparse.Namespace, wo
         recorder = RecordingCollator(collator_for(config, data))
         timer = StepTimer()
         training_args = training_arguments(config, workdir, total, args.batch_size)
-        trainer = make_trainer(config, data, training_args, recorder, [timer], total)
+        trainer = make_trainer(config, data, training_args, recorder, [timer, *callbacks], total)
         set_seed(SEED)
         trainer.train()
     finally:
@@ -478,10 +481,11 @@ def measure_peaks(peaks: dict, size: int) -> None:
         peaks.setdefault(dtype, []).append(hardware.matmul_peak(dtype, size))
 
 
-def native_configs(configs: list[TrainConfig]) -> list[TrainConfig]:
+def native_configs(configs: list[TrainConfig], smoke: bool = False) -> list[TrainConfig]:
     """The configurations this device runs natively: one that forces bf16 on a device that only emulates it
-    (an AVX2-only CPU) would measure the emulation, minutes per step; it is left out, and said so."""
-    if hardware.native_bf16():
+    (an AVX2-only CPU) would measure the emulation, minutes per step; it is left out, and said so. The smoke
+    keeps them all: it proves every code path on a tiny model, and its numbers mean nothing."""
+    if smoke or hardware.native_bf16():
         return configs
     skipped = [config.key for config in configs if config.bf16]
     if skipped:
@@ -563,7 +567,7 @@ def run_quality(data: TaskData, args, workdir: str) -> tuple[list[dict], object]
     rows, best = [], None
     by_key = {config.key: config for config in CONFIGS}
     configs = [by_key[key] for key in args.quality_configs or QUALITY_CONFIGS[data.task.name]]
-    for config in configs if args.smoke else native_configs(configs):
+    for config in native_configs(configs, smoke=args.smoke):
         key = config.key
         result, trainer = train_for_quality(config, data, args, os.path.join(workdir, f"quality-{key}"))
         rows.append({"task": data.task.name, "key": key, "configuration": by_key[key].label, **result})
@@ -576,16 +580,11 @@ def run_quality(data: TaskData, args, workdir: str) -> tuple[list[dict], object]
 def run_profile(data: TaskData, args, workdir: str) -> dict:
     """Ours' default configuration once more, its measured steps under torch's profiler: what is left to win."""
     config = next(config for config in CONFIGS if config.key == "ours")
-    total = args.warmup + args.steps
-    timer, profiler = StepTimer(), step_profile.StepProfiler(skip=args.warmup, steps=args.steps)
-    training_args = training_arguments(config, os.path.join(workdir, "profile"), total, args.batch_size)
-    trainer = make_trainer(config, data, training_args, collator_for(config, data), [timer, profiler], total)
-    set_seed(SEED)
-    trainer.train()
-    step_seconds = (timer.ends[total - 1] - timer.ends[args.warmup - 1]) / args.steps
-    summary = step_profile.summarize(profiler.operators, args.steps, step_seconds)
+    profiler = step_profile.StepProfiler(skip=args.warmup, steps=args.steps)
+    result = train_once(config, data, args, os.path.join(workdir, "profile"), callbacks=(profiler,))
+    summary = step_profile.summarize(profiler.operators, args.steps, result["seconds"] / args.steps)
     print(f"  [{data.task.name} profile] {summary['step_ms']:.0f} ms per step", flush=True)
-    return {"task": data.task.name, "dtype": "bf16" if training_args.bf16 else "fp32", **summary}
+    return {"task": data.task.name, "dtype": "bf16" if result["bf16"] else "fp32", **summary}
 
 
 def share(flops: float, dtype: str, peaks: dict) -> float:
@@ -856,9 +855,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
             results["data"][name] = data.description
             keys = [key for key in (args.configs or DEFAULT_CONFIGS[name]) if not (args.smoke and key in SMOKE_SKIPS)]
             if "train" in args.sections:
-                configs = [by_key[key] for key in keys]
-                # the smoke proves every code path on a tiny model (its numbers mean nothing): emulated bf16 included
-                configs = configs if args.smoke else native_configs(configs)
+                configs = native_configs([by_key[key] for key in keys], smoke=args.smoke)
                 results["train"] += run_training(data, configs, args, results["peaks"], workdir)
             if "profile" in args.sections:
                 results["profile"].append(run_profile(data, args, workdir))

@@ -405,17 +405,16 @@ def _dataset_splits(splits: dict[str, Dataset], origin: str) -> DatasetSplits:
     frames = {split: _dataset_frame(dataset, f"{origin}[{split}]") for split, dataset in splits.items()}
     class_names: dict[str, tuple[str, ...]] = {}
     for dataset in splits.values():
-        for column, names in _class_labels(dataset).items():
+        for column, names in _class_labels(dataset.features).items():
             class_names.setdefault(column, names)
     return DatasetSplits(frames=frames, class_names=class_names, origin=origin)
 
 
-def _class_labels(dataset: Dataset | Any) -> dict[str, tuple[str, ...]]:
-    """ClassLabel columns, and list columns of ClassLabel, with their names in id order (of a dataset, or features)."""
+def _class_labels(features: Any) -> dict[str, tuple[str, ...]]:
+    """ClassLabel columns, and list columns of ClassLabel, with their names in id order (``datasets.Features``)."""
     from datasets import ClassLabel
 
     found = {}
-    features = getattr(dataset, "features", dataset)
     for column, feature in features.items():
         inner = feature if isinstance(feature, ClassLabel) else getattr(feature, "feature", None)
         if isinstance(inner, ClassLabel):
@@ -426,7 +425,7 @@ def _class_labels(dataset: Dataset | Any) -> dict[str, tuple[str, ...]]:
 def _dataset_frame(dataset: Dataset, source: str) -> pd.DataFrame:
     """A split's rows as Python values, ClassLabel ids turned into names; rows numbered from 0 as ``datasets`` does."""
     table = dataset.with_format("arrow")[:]  # honours an indices mapping (select/shuffle) without copying
-    labels = _class_labels(dataset)
+    labels = _class_labels(dataset.features)
     columns = {}
     for column in table.column_names:
         values = table.column(column).to_pylist()

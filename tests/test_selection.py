@@ -106,7 +106,7 @@ def test_a_resumed_run_keeps_the_best_evaluation_made_before_the_interruption(tm
     """Each checkpoint holds the kept weights and which evaluation they are: resumed from a checkpoint after the
     best epoch, the run keeps that epoch's weights (not the best of the later, worse evaluations) and saves the
     same model as the uninterrupted run."""
-    from trainer_tasks.training.selection import KEPT_STATE_FILE, KEPT_WEIGHTS_FILE
+    from trainer_tasks.core.output_files import KEPT_STATE_FILE, KEPT_WEIGHTS_FILE
 
     results, out, validation = run(tmp_path, tiny_bert, "--save_strategy", "epoch")
     kept, epochs = results["kept_model"], results["epochs"]

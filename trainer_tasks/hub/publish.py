@@ -32,6 +32,7 @@ from transformers.trainer_utils import TrainOutput
 
 from tasks import Task, TaskError
 from trainer_tasks.core.boundary import first_line
+from trainer_tasks.core.output_files import checkpoint_folder
 from trainer_tasks.core.secrets import check_no_secrets, secret_values
 from trainer_tasks.hub.card import CARD_FILE, collect_card, write_card
 from trainer_tasks.record.results import collect_results
@@ -182,7 +183,7 @@ class ModelCardCallback(TrainerCallback):
         else:
             record.add(in_progress=f"epoch {state.epoch or 0:g} of {args.num_train_epochs:g}")
         card = collect_card(record, self.task, args.output_dir)
-        checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        checkpoint = checkpoint_folder(args.output_dir, state.global_step)
         for folder in (args.output_dir, checkpoint):
             if os.path.isdir(folder):
                 write_card(folder, card)

@@ -1,4 +1,5 @@
-"""The inference options' names and defaults, in a module that imports nothing.
+"""The inference options' names and defaults, and ``Batching`` (their values for one command), in a module that
+imports no library (only ``TaskError`` and file names).
 
 ``trainer-tasks predict --help`` and ``export --help`` show these without loading torch or
 transformers; ``classifier`` and ``onnx_export`` use (and re-export) the same values.

@@ -23,6 +23,7 @@ from typing import Any
 from transformers import EarlyStoppingCallback, TrainerCallback
 
 from tasks import Task, TaskError
+from trainer_tasks.core.output_files import KEPT_STATE_FILE, KEPT_WEIGHTS_FILE, checkpoint_folder
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,6 @@ def metric_key(name: str) -> str:
     return name if name.startswith("eval_") else f"eval_{name}"
 
 
-# Beside each checkpoint: the kept weights and which evaluation they are, so a resumed run still knows the
-# best evaluation made before the interruption (the checkpoint's own weights are the last step's).
-KEPT_WEIGHTS_FILE = "kept_best_model.safetensors"
-KEPT_STATE_FILE = "kept_best_model.json"
-
-
 class KeepBestModel(TrainerCallback):
     """Holds a CPU copy of the weights at the best evaluation and puts them back when training ends.
 
@@ -91,11 +86,12 @@ class KeepBestModel(TrainerCallback):
 
         from trainer_tasks.core.files import write_json_atomic
 
-        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        folder = checkpoint_folder(args.output_dir, state.global_step)
         if not os.path.isdir(folder):
             return
-        # shared tensors (tied embeddings) are stored once each: safetensors refuses aliases
-        save_file({name: tensor.contiguous().clone() for name, tensor in self.best_state.items()},
+        # the weights first, the record of them last: a kill in between leaves no record, and nothing is resumed
+        # the copies made in on_evaluate share no memory (safetensors refuses aliases); contiguous is a no-op for most
+        save_file({name: tensor.contiguous() for name, tensor in self.best_state.items()},
                   os.path.join(folder, KEPT_WEIGHTS_FILE))  # fmt: skip
         write_json_atomic(
             os.path.join(folder, KEPT_STATE_FILE),
