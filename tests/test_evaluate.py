@@ -298,6 +298,8 @@ def test_a_dataset_split_scores_as_the_same_rows_in_a_file(models, tmp_path, cap
     assert_one_error_line(code, err, "[unsupervised] has no labels", "--split")
     code, _, err = evaluate(capsys, models["text"], "--dataset_name", str(folder), "--split", "dev", *EXACT)
     assert_one_error_line(code, err, "no split 'dev'", "'unsupervised'")
+    code, _, err = evaluate(capsys, models["text"], "--dataset_name", str(folder), "--split", " ", *EXACT)
+    assert_one_error_line(code, err, "--split is empty")
     code, _, err = evaluate(capsys, models["text"], str(as_file), "--dataset_name", str(folder), *EXACT)
     assert_one_error_line(code, err, "not both")
     code, _, err = evaluate(capsys, models["text"], *EXACT)

@@ -24,7 +24,7 @@ from trainer_tasks.inference.defaults import Batching
 OUTPUT_FILES = "evaluation.json, evaluation.md and, for a single-label model, confusion_matrix.png"
 
 
-def check_data_source(files: Sequence[str], dataset_name: str | None) -> None:
+def check_data_source(files: Sequence[str], dataset_name: str | None, split: str = "test") -> None:
     """Files or a dataset, one of the two; every DATA path must exist. Checked before the model is loaded,
     so a typo fails at once."""
     if files and dataset_name:
@@ -32,6 +32,8 @@ def check_data_source(files: Sequence[str], dataset_name: str | None) -> None:
                         f"--dataset_name {dataset_name})")  # fmt: skip
     if not files and not dataset_name:
         raise TaskError("nothing to score: give labelled data files (DATA...) or --dataset_name NAME [--split test]")
+    if dataset_name and not split.strip():
+        raise TaskError("--split is empty: name the dataset's split to score (default: test)")
     for path in files:
         if not os.path.exists(path):
             raise TaskError(f"{path}: no such file; pass labelled data files the task reads (DATA...)")
@@ -126,7 +128,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     transformers.utils.logging.disable_progress_bar()  # one bar, ours: not one per weight file loaded
     batching = Batching.from_args(args)
     batching.check()
-    check_data_source(args.data, args.dataset_name)
+    check_data_source(args.data, args.dataset_name, args.split)
     check_output_folder(args.output)
     source = LabelledSource(
         files=tuple(args.data),
